@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// Plain values of the provisioning state: jobs, what is known per customer, outbound events.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kyc_bridge/core/error.hpp"
+#include "kyc_bridge/events/kyc_verified.hpp"
+
+namespace kyc_bridge::provision {
+
+enum class JobState { kPending, kDone, kFailed };
+std::string_view ToString(JobState state);  // "pending", "done", "failed"
+
+/// One accepted `customer.kyc_verified` event to act on. Jobs of one customer run one at a
+/// time, in inbox order.
+struct Job {
+    std::int64_t job_id = 0;
+    events::KycVerified event;
+    JobState state = JobState::kPending;
+    int attempts = 0;              ///< failed attempts so far
+    core::TimePoint created_at;    ///< when the event became durable
+    core::TimePoint next_attempt_at;
+    bool profile_applied = false;  ///< this job's PATCH step is recorded
+    std::string last_error;        ///< "kind: message", empty if none
+};
+
+/// What is recorded about one customer's Auth0 account; each flag is one completed Auth0 step.
+struct CustomerAccount {
+    std::string customer_id;
+    std::string auth0_user_id;  ///< empty until created or adopted
+    std::string outcome;        ///< "created" or "existing"; empty until known
+    bool roles_assigned = false;
+    bool password_setup_sent = false;
+    bool published = false;     ///< its auth.user_created is in the outbox
+};
+
+/// A message to publish through the outbox (auth.user_created or a dead letter).
+struct OutboundEvent {
+    std::string event_id;  ///< deterministic; the outbox primary key, so a re-insert is a no-op
+    std::string topic;
+    std::string key;
+    std::string payload;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+}  // namespace kyc_bridge::provision
