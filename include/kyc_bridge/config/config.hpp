@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// The daemon's configuration: a TOML file, every key overridable by KYC_BRIDGE_<SECTION>_<KEY>.
+#pragma once
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kyc_bridge::config {
+
+/// A missing or invalid key. what() is one line that names the key and what is wrong.
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(const std::string& key, const std::string& problem)
+        : std::runtime_error(key + ": " + problem), key_(key) {}
+    const std::string& key() const { return key_; }
+
+private:
+    std::string key_;
+};
+
+struct KafkaConfig {
+    std::string brokers = "embedded";  ///< bootstrap list, or "embedded" (in-process mock cluster)
+    std::string group_id = "kyc-bridge";
+    std::string input_topic = "customer.kyc_verified";
+    std::string output_topic = "auth.user_created";
+    std::string dead_letter_topic = "customer.kyc_verified.dlq";
+    int embedded_partitions = 3;
+    std::map<std::string, std::string> properties;  ///< passed to librdkafka unchanged
+};
+
+struct Auth0Config {
+    std::string domain = "mockbank.eu.auth0.com";
+    std::string base_url;  ///< resolved: https://<domain> unless overridden
+    bool allow_insecure_http = false;
+    std::string client_id;
+    std::string client_secret;  ///< resolved from client_secret or client_secret_file
+    std::string client_secret_file;
+    std::string audience;  ///< resolved: https://<domain>/api/v2/ unless set
+    std::string connection = "Username-Password-Authentication";
+    std::vector<std::string> roles{"ROLE_CUSTOMER"};
+    std::string password_setup = "change_password_email";
+    std::string email_client_id;  ///< resolved: client_id unless set
+    int connect_timeout_ms = 3000;
+    int request_timeout_ms = 10000;
+    double max_requests_per_second = 0;  ///< 0 = no cap beyond the tenant's own budget
+};
+
+struct StoreConfig {
+    std::string path = "var/kyc-bridge.db";
+    int busy_timeout_ms = 5000;
+};
+
+struct HttpConfig {
+    std::string listen = "127.0.0.1:9464";
+};
+
+struct LogConfig {
+    std::string level = "info";
+    std::string format = "text";
+};
+
+struct RetryConfig {
+    int initial_backoff_ms = 200;
+    int max_backoff_ms = 60000;
+    int max_attempts = 12;
+    int max_age_s = 86400;
+    int conflict_max_attempts = 4;  ///< spaced retries of an unresolvable 409 before failing
+};
+
+struct ProvisionConfig {
+    int concurrency = 8;  ///< jobs in flight at once
+};
+
+struct DaemonConfig {
+    int shutdown_timeout_s = 30;
+};
+
+struct Config {
+    KafkaConfig kafka;
+    Auth0Config auth0;
+    StoreConfig store;
+    HttpConfig http;
+    LogConfig log;
+    RetryConfig retry;
+    ProvisionConfig provision;
+    DaemonConfig daemon;
+};
+
+/// Environment variables as name → value (injectable for tests).
+using Environment = std::map<std::string, std::string>;
+
+/// The process environment.
+Environment ProcessEnvironment();
+
+/// Reads `path`, applies overrides from `env`, resolves defaults that depend on other keys
+/// (base_url, audience, email_client_id, the secret file) and validates every key.
+/// Throws ConfigError; unknown keys in the file or under a known KYC_BRIDGE_<SECTION>_ prefix
+/// are errors.
+Config LoadConfig(const std::string& path, const Environment& env);
+
+/// The same from TOML text (for tests).
+Config ParseConfig(const std::string& toml_text, const Environment& env,
+                   const std::string& source_name = "config");
+
+}  // namespace kyc_bridge::config

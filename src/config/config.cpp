@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+// TOML + environment → typed Config, through one table of known keys.
+#include "kyc_bridge/config/config.hpp"
+
+#include <cctype>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <variant>
+
+#include <toml++/toml.h>
+
+extern char** environ;
+
+namespace kyc_bridge::config {
+namespace {
+
+using Target = std::variant<std::string*, int*, bool*, double*, std::vector<std::string>*>;
+
+struct Key {
+    std::string section;
+    std::string name;
+    Target target;
+    std::string dotted() const { return section + "." + name; }
+    std::string env_name() const {
+        std::string out = "KYC_BRIDGE_" + section + "_" + name;
+        for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return out;
+    }
+};
+
+std::vector<Key> KnownKeys(Config& c) {
+    return {
+        {"kafka", "brokers", &c.kafka.brokers},
+        {"kafka", "group_id", &c.kafka.group_id},
+        {"kafka", "input_topic", &c.kafka.input_topic},
+        {"kafka", "output_topic", &c.kafka.output_topic},
+        {"kafka", "dead_letter_topic", &c.kafka.dead_letter_topic},
+        {"kafka", "embedded_partitions", &c.kafka.embedded_partitions},
+        {"auth0", "domain", &c.auth0.domain},
+        {"auth0", "base_url", &c.auth0.base_url},
+        {"auth0", "allow_insecure_http", &c.auth0.allow_insecure_http},
+        {"auth0", "client_id", &c.auth0.client_id},
+        {"auth0", "client_secret", &c.auth0.client_secret},
+        {"auth0", "client_secret_file", &c.auth0.client_secret_file},
+        {"auth0", "audience", &c.auth0.audience},
+        {"auth0", "connection", &c.auth0.connection},
+        {"auth0", "roles", &c.auth0.roles},
+        {"auth0", "password_setup", &c.auth0.password_setup},
+        {"auth0", "email_client_id", &c.auth0.email_client_id},
+        {"auth0", "connect_timeout_ms", &c.auth0.connect_timeout_ms},
+        {"auth0", "request_timeout_ms", &c.auth0.request_timeout_ms},
+        {"auth0", "max_requests_per_second", &c.auth0.max_requests_per_second},
+        {"store", "path", &c.store.path},
+        {"store", "busy_timeout_ms", &c.store.busy_timeout_ms},
+        {"http", "listen", &c.http.listen},
+        {"log", "level", &c.log.level},
+        {"log", "format", &c.log.format},
+        {"retry", "initial_backoff_ms", &c.retry.initial_backoff_ms},
+        {"retry", "max_backoff_ms", &c.retry.max_backoff_ms},
+        {"retry", "max_attempts", &c.retry.max_attempts},
+        {"retry", "max_age_s", &c.retry.max_age_s},
+        {"retry", "conflict_max_attempts", &c.retry.conflict_max_attempts},
+        {"provision", "concurrency", &c.provision.concurrency},
+        {"daemon", "shutdown_timeout_s", &c.daemon.shutdown_timeout_s},
+    };
+}
+
+// --- values from TOML nodes ------------------------------------------------------------------
+
+void AssignFromToml(const Key& key, const toml::node& node) {
+    auto wrong = [&](const char* expected) {
+        throw ConfigError(key.dotted(), std::string("must be ") + expected);
+    };
+    std::visit(
+        [&](auto* target) {
+            using T = std::remove_pointer_t<decltype(target)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+                if (!node.is_string()) wrong("a string");
+                *target = *node.value<std::string>();
+            } else if constexpr (std::is_same_v<T, int>) {
+                if (!node.is_integer()) wrong("an integer");
+                auto v = *node.value<std::int64_t>();
+                if (v < INT32_MIN || v > INT32_MAX) wrong("a 32-bit integer");
+                *target = static_cast<int>(v);
+            } else if constexpr (std::is_same_v<T, bool>) {
+                if (!node.is_boolean()) wrong("true or false");
+                *target = *node.value<bool>();
+            } else if constexpr (std::is_same_v<T, double>) {
+                if (!node.is_number()) wrong("a number");
+                *target = *node.value<double>();
+            } else {
+                const auto* array = node.as_array();
+                if (!array) wrong("an array of strings");
+                target->clear();
+                for (const auto& item : *array) {
+                    if (!item.is_string()) wrong("an array of strings");
+                    target->push_back(*item.value<std::string>());
+                }
+            }
+        },
+        key.target);
+}
+
+// --- values from environment strings ---------------------------------------------------------
+
+void AssignFromEnv(const Key& key, const std::string& text) {
+    auto where = key.env_name() + " (" + key.dotted() + ")";
+    std::visit(
+        [&](auto* target) {
+            using T = std::remove_pointer_t<decltype(target)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+                *target = text;
+            } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, double>) {
+                std::istringstream in(text);
+                T value{};
+                if (!(in >> value) || !in.eof()) {
+                    throw ConfigError(where, "'" + text + "' is not a number");
+                }
+                *target = value;
+            } else if constexpr (std::is_same_v<T, bool>) {
+                if (text == "true" || text == "1") *target = true;
+                else if (text == "false" || text == "0") *target = false;
+                else throw ConfigError(where, "must be true or false");
+            } else {
+                // A comma-separated list: KYC_BRIDGE_AUTH0_ROLES=ROLE_CUSTOMER,ROLE_SAVER
+                target->clear();
+                std::istringstream in(text);
+                for (std::string item; std::getline(in, item, ',');) {
+                    if (!item.empty()) target->push_back(item);
+                }
+            }
+        },
+        key.target);
+}
+
+void ApplyToml(const toml::table& root, std::vector<Key>& keys, Config& config) {
+    for (const auto& [section_name, section_node] : root) {
+        std::string section(section_name.str());
+        const auto* table = section_node.as_table();
+        bool known = std::any_of(keys.begin(), keys.end(),
+                                 [&](const Key& k) { return k.section == section; });
+        if (!known || !table) throw ConfigError(section, "unknown section");
+        for (const auto& [key_name, node] : *table) {
+            std::string name(key_name.str());
+            if (section == "kafka" && name == "properties") {
+                const auto* props = node.as_table();
+                if (!props) throw ConfigError("kafka.properties", "must be a table");
+                for (const auto& [prop, value] : *props) {
+                    auto dotted = "kafka.properties." + std::string(prop.str());
+                    if (auto s = value.value<std::string>()) {
+                        config.kafka.properties[std::string(prop.str())] = *s;
+                    } else if (auto i = value.value<std::int64_t>(); i && value.is_integer()) {
+                        config.kafka.properties[std::string(prop.str())] = std::to_string(*i);
+                    } else if (auto b = value.value<bool>()) {
+                        config.kafka.properties[std::string(prop.str())] = *b ? "true" : "false";
+                    } else {
+                        throw ConfigError(dotted, "must be a string, integer or boolean");
+                    }
+                }
+                continue;
+            }
+            auto it = std::find_if(keys.begin(), keys.end(), [&](const Key& k) {
+                return k.section == section && k.name == name;
+            });
+            if (it == keys.end()) throw ConfigError(section + "." + name, "unknown key");
+            AssignFromToml(*it, node);
+        }
+    }
+}
+
+void ApplyEnvironment(const Environment& env, std::vector<Key>& keys, Config& config) {
+    static const std::string kPropertiesPrefix = "KYC_BRIDGE_KAFKA_PROPERTIES_";
+    for (const auto& [name, value] : env) {
+        if (name.rfind("KYC_BRIDGE_", 0) != 0) continue;
+        if (name.rfind(kPropertiesPrefix, 0) == 0) {
+            // librdkafka property names use dots: KYC_BRIDGE_KAFKA_PROPERTIES_SECURITY_PROTOCOL.
+            std::string prop = name.substr(kPropertiesPrefix.size());
+            for (char& c : prop) c = c == '_' ? '.' : static_cast<char>(std::tolower(c));
+            config.kafka.properties[prop] = value;
+            continue;
+        }
+        auto it = std::find_if(keys.begin(), keys.end(),
+                               [&](const Key& k) { return k.env_name() == name; });
+        if (it != keys.end()) {
+            AssignFromEnv(*it, value);
+            continue;
+        }
+        bool under_known_section = std::any_of(keys.begin(), keys.end(), [&](const Key& k) {
+            return name.rfind(k.env_name().substr(0, 11 + k.section.size() + 1), 0) == 0;
+        });
+        if (under_known_section) throw ConfigError(name, "unknown configuration variable");
+    }
+}
+
+void Require(bool condition, const std::string& key, const std::string& problem) {
+    if (!condition) throw ConfigError(key, problem);
+}
+
+std::string ReadSecretFile(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError("auth0.client_secret_file", "cannot read '" + path + "'");
+    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    Require(!secret.empty(), "auth0.client_secret_file", "'" + path + "' is empty");
+    return secret;
+}
+
+void ResolveAuth0(Auth0Config& a) {
+    Require(!a.client_id.empty(), "auth0.client_id", "is required");
+    if (a.client_secret.empty() && !a.client_secret_file.empty()) {
+        a.client_secret = ReadSecretFile(a.client_secret_file);
+    }
+    Require(!a.client_secret.empty(), "auth0.client_secret",
+            "is required (set KYC_BRIDGE_AUTH0_CLIENT_SECRET or auth0.client_secret_file)");
+    Require(!a.domain.empty() || !a.base_url.empty(), "auth0.domain", "is required");
+    if (a.base_url.empty()) a.base_url = "https://" + a.domain;
+    while (a.base_url.size() > 1 && a.base_url.back() == '/') a.base_url.pop_back();
+    bool https = a.base_url.rfind("https://", 0) == 0;
+    bool http = a.base_url.rfind("http://", 0) == 0;
+    Require(https || http, "auth0.base_url", "must start with https://");
+    Require(https || a.allow_insecure_http, "auth0.base_url",
+            "plain http:// is refused unless auth0.allow_insecure_http = true");
+    if (a.audience.empty()) a.audience = "https://" + a.domain + "/api/v2/";
+    if (a.email_client_id.empty()) a.email_client_id = a.client_id;
+    Require(!a.connection.empty(), "auth0.connection", "is required");
+    Require(a.password_setup == "change_password_email" || a.password_setup == "verification_email" ||
+                a.password_setup == "none",
+            "auth0.password_setup",
+            "must be change_password_email, verification_email or none, not '" + a.password_setup +
+                "'");
+    for (const auto& role : a.roles) Require(!role.empty(), "auth0.roles", "has an empty role name");
+    Require(a.connect_timeout_ms > 0, "auth0.connect_timeout_ms", "must be positive");
+    Require(a.request_timeout_ms > 0, "auth0.request_timeout_ms", "must be positive");
+    Require(a.max_requests_per_second >= 0, "auth0.max_requests_per_second",
+            "must be 0 (no cap) or positive");
+}
+
+void Validate(Config& c) {
+    Require(!c.kafka.brokers.empty(), "kafka.brokers", "is required (a bootstrap list or \"embedded\")");
+    Require(!c.kafka.group_id.empty(), "kafka.group_id", "is required");
+    Require(!c.kafka.input_topic.empty(), "kafka.input_topic", "is required");
+    Require(!c.kafka.output_topic.empty(), "kafka.output_topic", "is required");
+    Require(!c.kafka.dead_letter_topic.empty(), "kafka.dead_letter_topic", "is required");
+    Require(c.kafka.embedded_partitions >= 1, "kafka.embedded_partitions", "must be at least 1");
+    ResolveAuth0(c.auth0);
+    Require(!c.store.path.empty(), "store.path", "is required");
+    Require(c.store.busy_timeout_ms >= 0, "store.busy_timeout_ms", "must not be negative");
+    auto colon = c.http.listen.rfind(':');
+    Require(colon != std::string::npos && colon + 1 < c.http.listen.size(), "http.listen",
+            "must be host:port");
+    Require(c.log.level == "trace" || c.log.level == "debug" || c.log.level == "info" ||
+                c.log.level == "warn" || c.log.level == "error",
+            "log.level", "must be trace, debug, info, warn or error");
+    Require(c.log.format == "text" || c.log.format == "json", "log.format", "must be text or json");
+    Require(c.retry.initial_backoff_ms > 0, "retry.initial_backoff_ms", "must be positive");
+    Require(c.retry.max_backoff_ms >= c.retry.initial_backoff_ms, "retry.max_backoff_ms",
+            "must be at least retry.initial_backoff_ms");
+    Require(c.retry.max_attempts >= 1, "retry.max_attempts", "must be at least 1");
+    Require(c.retry.max_age_s >= 1, "retry.max_age_s", "must be at least 1");
+    Require(c.retry.conflict_max_attempts >= 1, "retry.conflict_max_attempts", "must be at least 1");
+    Require(c.provision.concurrency >= 1 && c.provision.concurrency <= 256, "provision.concurrency",
+            "must be 1 to 256");
+    Require(c.daemon.shutdown_timeout_s >= 1, "daemon.shutdown_timeout_s", "must be at least 1");
+}
+
+}  // namespace
+
+Environment ProcessEnvironment() {
+    Environment env;
+    for (char** entry = environ; entry && *entry; ++entry) {
+        std::string text(*entry);
+        auto eq = text.find('=');
+        if (eq != std::string::npos) env[text.substr(0, eq)] = text.substr(eq + 1);
+    }
+    return env;
+}
+
+Config ParseConfig(const std::string& toml_text, const Environment& env,
+                   const std::string& source_name) {
+    Config config;
+    auto keys = KnownKeys(config);
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, source_name);
+    } catch (const toml::parse_error& e) {
+        std::ostringstream where;
+        where << source_name << ":" << e.source().begin.line;
+        throw ConfigError(where.str(), std::string("TOML syntax error: ") + std::string(e.description()));
+    }
+    ApplyToml(root, keys, config);
+    ApplyEnvironment(env, keys, config);
+    Validate(config);
+    return config;
+}
+
+Config LoadConfig(const std::string& path, const Environment& env) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError("--config", "cannot read '" + path + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    return ParseConfig(text.str(), env, path);
+}
+
+}  // namespace kyc_bridge::config

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+// Config loading: defaults, file values, environment overrides, one-line errors naming the key.
+#include "kyc_bridge/config/config.hpp"
+
+#include <cstdio>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace kyc_bridge::config {
+namespace {
+
+const char* kMinimal = R"(
+[auth0]
+client_id = "abc"
+client_secret = "s3cret"
+)";
+
+std::string ErrorOf(const std::string& text, const Environment& env = {}) {
+    try {
+        ParseConfig(text, env);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+TEST(Config, AppliesDefaultsAndResolvesDerivedKeys) {
+    auto c = ParseConfig(kMinimal, {});
+    EXPECT_EQ(c.kafka.brokers, "embedded");
+    EXPECT_EQ(c.kafka.input_topic, "customer.kyc_verified");
+    EXPECT_EQ(c.kafka.dead_letter_topic, "customer.kyc_verified.dlq");
+    EXPECT_EQ(c.auth0.base_url, "https://mockbank.eu.auth0.com");
+    EXPECT_EQ(c.auth0.audience, "https://mockbank.eu.auth0.com/api/v2/");
+    EXPECT_EQ(c.auth0.email_client_id, "abc");
+    EXPECT_EQ(c.auth0.roles, std::vector<std::string>{"ROLE_CUSTOMER"});
+    EXPECT_EQ(c.retry.initial_backoff_ms, 200);
+    EXPECT_EQ(c.retry.max_backoff_ms, 60000);
+    EXPECT_EQ(c.retry.max_attempts, 12);
+    EXPECT_EQ(c.retry.max_age_s, 86400);
+    EXPECT_EQ(c.auth0.connect_timeout_ms, 3000);
+    EXPECT_EQ(c.auth0.request_timeout_ms, 10000);
+    EXPECT_EQ(c.daemon.shutdown_timeout_s, 30);
+}
+
+TEST(Config, ReadsEveryKindOfValueAndKafkaProperties) {
+    auto c = ParseConfig(R"(
+[kafka]
+brokers = "b1:9092,b2:9092"
+[kafka.properties]
+"security.protocol" = "SASL_SSL"
+"socket.keepalive.enable" = true
+"fetch.wait.max.ms" = 50
+[auth0]
+client_id = "abc"
+client_secret = "s"
+roles = ["ROLE_A", "ROLE_B"]
+max_requests_per_second = 7.5
+allow_insecure_http = true
+base_url = "http://127.0.0.1:8080/"
+)", {});
+    EXPECT_EQ(c.kafka.brokers, "b1:9092,b2:9092");
+    EXPECT_EQ(c.kafka.properties.at("security.protocol"), "SASL_SSL");
+    EXPECT_EQ(c.kafka.properties.at("socket.keepalive.enable"), "true");
+    EXPECT_EQ(c.kafka.properties.at("fetch.wait.max.ms"), "50");
+    EXPECT_EQ(c.auth0.roles, (std::vector<std::string>{"ROLE_A", "ROLE_B"}));
+    EXPECT_DOUBLE_EQ(c.auth0.max_requests_per_second, 7.5);
+    EXPECT_EQ(c.auth0.base_url, "http://127.0.0.1:8080");
+}
+
+TEST(Config, EnvironmentOverridesEveryKeyKind) {
+    auto c = ParseConfig(kMinimal, {{"KYC_BRIDGE_AUTH0_BASE_URL", "https://emu.local"},
+                                    {"KYC_BRIDGE_AUTH0_CLIENT_SECRET", "from-env"},
+                                    {"KYC_BRIDGE_AUTH0_ROLES", "ROLE_X,ROLE_Y"},
+                                    {"KYC_BRIDGE_AUTH0_ALLOW_INSECURE_HTTP", "true"},
+                                    {"KYC_BRIDGE_RETRY_MAX_ATTEMPTS", "3"},
+                                    {"KYC_BRIDGE_KAFKA_PROPERTIES_SECURITY_PROTOCOL", "SSL"},
+                                    {"UNRELATED", "x"}});
+    EXPECT_EQ(c.auth0.base_url, "https://emu.local");
+    EXPECT_EQ(c.auth0.client_secret, "from-env");
+    EXPECT_EQ(c.auth0.roles, (std::vector<std::string>{"ROLE_X", "ROLE_Y"}));
+    EXPECT_TRUE(c.auth0.allow_insecure_http);
+    EXPECT_EQ(c.retry.max_attempts, 3);
+    EXPECT_EQ(c.kafka.properties.at("security.protocol"), "SSL");
+}
+
+TEST(Config, ReadsTheSecretFromAFile) {
+    std::string path = ::testing::TempDir() + "/secret.txt";
+    std::ofstream(path) << "file-secret\n";
+    auto c = ParseConfig("[auth0]\nclient_id = \"abc\"\nclient_secret_file = \"" + path + "\"\n", {});
+    EXPECT_EQ(c.auth0.client_secret, "file-secret");
+    EXPECT_EQ(ErrorOf("[auth0]\nclient_id = \"abc\"\nclient_secret_file = \"/nonexistent/x\"\n"),
+              "auth0.client_secret_file: cannot read '/nonexistent/x'");
+}
+
+TEST(Config, ErrorsNameTheKey) {
+    EXPECT_EQ(ErrorOf("[auth0]\nclient_secret = \"s\"\n"), "auth0.client_id: is required");
+    EXPECT_EQ(ErrorOf(std::string(kMinimal) + "color = 1\n"), "auth0.color: unknown key");
+    EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[bogus]\nx = 1\n"), "bogus: unknown section");
+    EXPECT_EQ(ErrorOf(std::string(kMinimal) + "connect_timeout_ms = \"fast\"\n"),
+              "auth0.connect_timeout_ms: must be an integer");
+    EXPECT_EQ(ErrorOf(std::string(kMinimal) + "base_url = \"http://x\"\n"),
+              "auth0.base_url: plain http:// is refused unless auth0.allow_insecure_http = true");
+    EXPECT_EQ(ErrorOf(std::string(kMinimal) + "password_setup = \"sms\"\n"),
+              "auth0.password_setup: must be change_password_email, verification_email or none, "
+              "not 'sms'");
+    EXPECT_EQ(ErrorOf(kMinimal, {{"KYC_BRIDGE_RETRY_MAX_ATTEMPTS", "many"}}),
+              "KYC_BRIDGE_RETRY_MAX_ATTEMPTS (retry.max_attempts): 'many' is not a number");
+    EXPECT_EQ(ErrorOf(kMinimal, {{"KYC_BRIDGE_AUTH0_CLIENTID", "x"}}),
+              "KYC_BRIDGE_AUTH0_CLIENTID: unknown configuration variable");
+    EXPECT_NE(ErrorOf("[auth0\n").find("TOML syntax error"), std::string::npos);
+}
+
+TEST(Config, ShippedExampleFilesAreValid) {
+    Environment env{{"KYC_BRIDGE_AUTH0_CLIENT_SECRET", "x"}};
+    EXPECT_NO_THROW(LoadConfig(KYC_BRIDGE_SOURCE_ROOT "/config/kyc-bridge.toml", env));
+    EXPECT_NO_THROW(LoadConfig(KYC_BRIDGE_SOURCE_ROOT "/config/demo.toml", env));
+}
+
+}  // namespace
+}  // namespace kyc_bridge::config
