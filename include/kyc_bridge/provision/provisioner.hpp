@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// Runs due jobs on a fixed pool of workers; retries, fails or quarantines by error kind.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "kyc_bridge/auth0/auth0_api.hpp"
+#include "kyc_bridge/core/clock.hpp"
+#include "kyc_bridge/provision/job_ledger.hpp"
+#include "kyc_bridge/provision/job_runner.hpp"
+#include "kyc_bridge/provision/retry_policy.hpp"
+
+namespace kyc_bridge::provision {
+
+/// Plain counters the metrics layer renders.
+struct ProvisionStats {
+    std::atomic<std::uint64_t> jobs_done{0};
+    std::atomic<std::uint64_t> jobs_failed{0};
+    std::atomic<std::uint64_t> attempts_failed{0};  ///< attempts that will be retried
+    std::atomic<std::uint64_t> jobs_parked{0};
+    std::atomic<std::uint64_t> store_errors{0};
+    std::atomic<bool> quarantined{false};
+    std::atomic<int> in_flight{0};
+};
+
+struct ProvisionerSettings {
+    int concurrency = 8;
+    std::chrono::milliseconds idle_poll{250};       ///< re-check the ledger at least this often
+    std::chrono::milliseconds probe_interval{2000};  ///< quarantine: how often to probe Auth0
+    std::chrono::seconds quarantine_log_interval{60};
+};
+
+/// Owns `concurrency` worker threads and one scheduler thread. Jobs of one customer never run
+/// concurrently. A configuration error (credentials refused, scope missing) pauses all work
+/// without spending attempts until Auth0::Probe succeeds.
+class Provisioner {
+public:
+    Provisioner(auth0::Auth0Api& api, JobLedger& ledger, const JobRunner& runner,
+                RetryPolicy& retry, const core::Clock& clock, ProvisionerSettings settings);
+    ~Provisioner();
+    Provisioner(const Provisioner&) = delete;
+    Provisioner& operator=(const Provisioner&) = delete;
+
+    void Start();
+    /// New jobs may be due: look now rather than at the next poll.
+    void Wake();
+    /// Stops claiming jobs; running jobs finish their current step and park if `deadline`
+    /// passes. Joins every thread. Idempotent.
+    void Stop(core::TimePoint deadline);
+
+    const ProvisionStats& stats() const { return stats_; }
+
+private:
+    void SchedulerLoop();
+    void WorkerLoop();
+    void Handle(const Job& job, const core::Result<RunEnd>& result);
+    void Quarantine(const core::Error& error);
+    void ProbeWhileQuarantined();
+
+    auth0::Auth0Api& api_;
+    JobLedger& ledger_;
+    const JobRunner& runner_;
+    RetryPolicy& retry_;
+    const core::Clock& clock_;
+    ProvisionerSettings settings_;
+    ProvisionStats stats_;
+
+    std::mutex mutex_;
+    std::condition_variable scheduler_cv_;
+    std::condition_variable worker_cv_;
+    std::deque<Job> ready_;
+    std::set<std::string> busy_customers_;  ///< queued or running
+    bool wake_ = false;
+    bool stopping_ = false;
+    std::atomic<bool> park_{false};
+    core::TimePoint last_quarantine_log_{};
+
+    std::thread scheduler_;
+    std::vector<std::thread> workers_;
+};
+
+}  // namespace kyc_bridge::provision
