@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+// The composition root: builds the pipeline's parts in order and stops them in reverse.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+
+#include "kyc_bridge/config/config.hpp"
+
+namespace kyc_bridge::app {
+
+/// The daemon cannot start for a reason that is not a config key (store unopenable, Kafka
+/// client refused its properties). main() prints it and exits 1.
+class StartupError : public std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// consumer → inbox → provisioner → outbox → relay, on one store. Run() blocks until
+/// RequestStop(); RequestStop() is async-signal-unsafe but thread-safe (call it from a
+/// signal-waiting thread).
+class Daemon {
+public:
+    explicit Daemon(config::Config config);
+
+    /// Returns the exit code (0 after a clean stop). Throws config::ConfigError for a
+    /// configuration Auth0 refuses at start-up (unknown role), StartupError otherwise.
+    int Run();
+    void RequestStop();
+
+private:
+    config::Config config_;
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::condition_variable cv_;
+};
+
+}  // namespace kyc_bridge::app

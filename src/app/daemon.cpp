@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+// Start-up in dependency order, the consumer loop, and shutdown in reverse.
+#include "kyc_bridge/app/daemon.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include "kafka_adapters.hpp"
+#include "kyc_bridge/auth0/management_client.hpp"
+#include "kyc_bridge/core/logging.hpp"
+#include "kyc_bridge/provision/provisioner.hpp"
+#include "kyc_bridge/relay/relay.hpp"
+#include "kyc_bridge/store/store.hpp"
+
+namespace kyc_bridge::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+auth0::ClientSettings Auth0Settings(const config::Auth0Config& c) {
+    auth0::ClientSettings s;
+    s.base_url = c.base_url;
+    s.client_id = c.client_id;
+    s.client_secret = c.client_secret;
+    s.audience = c.audience;
+    s.connect_timeout_ms = c.connect_timeout_ms;
+    s.request_timeout_ms = c.request_timeout_ms;
+    s.allow_insecure_http = c.allow_insecure_http;
+    if (c.max_requests_per_second > 0) s.max_requests_per_second = c.max_requests_per_second;
+    return s;
+}
+
+provision::RetrySettings RetrySettingsOf(const config::RetryConfig& c) {
+    provision::RetrySettings s;
+    s.initial_backoff = std::chrono::milliseconds{c.initial_backoff_ms};
+    s.max_backoff = std::chrono::milliseconds{c.max_backoff_ms};
+    s.max_attempts = c.max_attempts;
+    s.max_age = std::chrono::seconds{c.max_age_s};
+    s.conflict_max_attempts = c.conflict_max_attempts;
+    return s;
+}
+
+// Writes the embedded cluster's bootstrap address next to the store, for kcat and the demo.
+void PublishBootstrap(const std::string& store_path, const std::string& bootstrap) {
+    auto dir = std::filesystem::path(store_path).parent_path();
+    if (dir.empty()) dir = ".";
+    std::filesystem::create_directories(dir);
+    auto tmp = dir / "kafka-bootstrap.txt.tmp";
+    std::ofstream(tmp) << bootstrap << "\n";
+    std::filesystem::rename(tmp, dir / "kafka-bootstrap.txt");
+}
+
+}  // namespace
+
+Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
+
+void Daemon::RequestStop() {
+    {
+        std::lock_guard lock(mutex_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+}
+
+// Role names → ids once at start-up. Outages are waited out (a deploy during an Auth0 incident
+// should not crash-loop); a role that does not exist is a configuration error.
+static std::vector<std::string> ResolveRoles(auth0::Auth0Api& api,
+                                             const std::vector<std::string>& names,
+                                             const std::atomic<bool>& stop) {
+    auto log = core::Logger("app");
+    auto delay = 500ms;
+    while (!stop) {
+        auto ids = auth0::ResolveRoleIds(api, names);
+        if (ids) return *ids;
+        const auto& e = ids.error();
+        if (e.kind == core::ErrorKind::kPermanent ||
+            (e.kind == core::ErrorKind::kConfiguration && e.code == "role_not_found")) {
+            throw config::ConfigError("auth0.roles", e.message);
+        }
+        log->error("event=role_resolution_failed kind={} error=\"{}\" retry_in_ms={}",
+                   core::ToString(e.kind), e.message, delay.count());
+        std::this_thread::sleep_for(delay);
+        delay = std::min(delay * 2, std::chrono::milliseconds{30s});
+    }
+    return {};
+}
+
+int Daemon::Run() {
+    auto log = core::Logger("app");
+    core::SystemClock clock;
+    const auto& kc = config_.kafka;
+
+    std::unique_ptr<store::Store> store;
+    try {
+        store = std::make_unique<store::Store>(
+            config_.store.path, std::chrono::milliseconds{config_.store.busy_timeout_ms}, clock);
+    } catch (const store::StoreError& e) {
+        throw StartupError(std::string("store.path: ") + e.what());
+    }
+
+    std::unique_ptr<kafka::EmbeddedCluster> embedded;
+    kafka::Settings kafka_settings{kc.brokers, kc.group_id, kc.properties};
+    if (kc.brokers == "embedded") {
+        embedded = std::make_unique<kafka::EmbeddedCluster>(
+            1, std::vector<kafka::TopicSpec>{{kc.input_topic, kc.embedded_partitions},
+                                             {kc.output_topic, kc.embedded_partitions},
+                                             {kc.dead_letter_topic, kc.embedded_partitions}});
+        kafka_settings.brokers = embedded->bootstrap_servers();
+        PublishBootstrap(config_.store.path, kafka_settings.brokers);
+        log->info("event=embedded_kafka_started bootstrap={} hint=\"kcat -b {} -t {} -P\"",
+                  kafka_settings.brokers, kafka_settings.brokers, kc.input_topic);
+    }
+
+    auth0::HttpAuth0Api api(Auth0Settings(config_.auth0), clock);
+    auto role_ids = ResolveRoles(api, config_.auth0.roles, stop_);
+    if (stop_) return 0;
+    log->info("event=roles_resolved count={}", role_ids.size());
+
+    provision::RunnerSettings runner_settings;
+    runner_settings.connection = config_.auth0.connection;
+    runner_settings.role_names = config_.auth0.roles;
+    runner_settings.role_ids = role_ids;
+    runner_settings.password_setup = provision::ParsePasswordSetup(config_.auth0.password_setup);
+    runner_settings.email_client_id = config_.auth0.email_client_id;
+    runner_settings.output_topic = kc.output_topic;
+    provision::JobRunner runner(api, *store, clock, runner_settings);
+    provision::RetryPolicy retry(RetrySettingsOf(config_.retry));
+    provision::ProvisionerSettings provisioner_settings;
+    provisioner_settings.concurrency = config_.provision.concurrency;
+    provision::Provisioner provisioner(api, *store, runner, retry, clock, provisioner_settings);
+
+    kafka::Producer producer(kafka_settings);
+    ProducerSink sink(producer);
+    relay::Relay relay(*store, sink);
+
+    auto ingest = [&](const std::vector<kafka::Message>& batch) {
+        std::vector<store::AcceptedEvent> accepted;
+        std::vector<store::RejectedEvent> rejected;
+        SortBatch(batch, kc.dead_letter_topic, accepted, rejected);
+        auto summary = store->Ingest(accepted, rejected);
+        if (!summary) {
+            log->error("event=ingest_failed messages={} error=\"{}\" hint=\"offsets are not "
+                       "committed; the batch is retried\"",
+                       batch.size(), summary.error().message);
+            return false;
+        }
+        if (summary->accepted > 0) provisioner.Wake();
+        if (summary->rejected > 0) relay.Wake();
+        log->debug("event=ingested accepted={} duplicates={} rejected={}", summary->accepted,
+                   summary->duplicates, summary->rejected);
+        return true;
+    };
+
+    provisioner.Start();
+    relay.Start();
+    {
+        kafka::Consumer consumer(kafka_settings, kc.input_topic, ingest);
+        log->info("event=started input_topic={} group_id={} concurrency={}", kc.input_topic,
+                  kc.group_id, config_.provision.concurrency);
+        while (!stop_) {
+            consumer.PollOnce(500, 200ms);
+            relay.Wake();
+        }
+        log->info("event=stopping");
+        consumer.Close();  // commits what is durable and leaves the group
+    }
+    auto deadline = std::chrono::seconds{config_.daemon.shutdown_timeout_s};
+    provisioner.Stop(clock.Now() + deadline * 2 / 3);
+    relay.Stop(std::chrono::steady_clock::now() + deadline / 4);
+    bool flushed = false;
+    producer.Flush(std::chrono::seconds{2}, &flushed);
+    log->info("event=stopped outbox_backlog={}", relay.stats().backlog.load());
+    return 0;
+}
+
+}  // namespace kyc_bridge::app
