@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+// Process orchestration and outside-in observation for the integration tests.
+#include "pipeline_fixture.hpp"
+
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <httplib.h>
+
+namespace kyc_bridge::testing {
+
+using namespace std::chrono_literals;
+
+nlohmann::json KycEvent(const std::string& event_id, const std::string& customer_id,
+                        const std::string& email, const std::string& given_name) {
+    return {{"event_id", event_id},       {"event_type", "customer.kyc_verified"},
+            {"occurred_at", "2026-11-22T10:00:00Z"}, {"customer_id", customer_id},
+            {"kyc_status", "VERIFIED"},   {"email", email},
+            {"given_name", given_name},   {"family_name", "Example"},
+            {"locale", "en-GB"}};
+}
+
+void PipelineTest::SetUp() {
+    dir_ = MakeTempDir("kyc-bridge-it");
+    kafka_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{RequiredEnv("KAFKA_MOCK_CLUSTER"), "--brokers", "3", "--topic",
+                                 std::string(kInputTopic) + ":4", "--topic",
+                                 std::string(kOutputTopic) + ":4", "--topic",
+                                 std::string(kDeadLetterTopic) + ":1", "--bootstrap-file",
+                                 dir_ + "/bootstrap"},
+        std::map<std::string, std::string>{}, dir_ + "/kafka.log");
+    brokers_ = WaitForFile(dir_ + "/bootstrap", 20s);
+}
+
+void PipelineTest::TearDown() {
+    if (daemon_ && daemon_->Running()) KillDaemon();
+    daemon_.reset();
+    emulator_.reset();
+    kafka_.reset();
+    if (!HasFailure()) {
+        std::filesystem::remove_all(dir_);
+    } else {
+        std::cerr << "kept logs and store in " << dir_ << "\n";
+    }
+}
+
+void PipelineTest::StartEmulator(const std::vector<std::string>& extra_flags) {
+    std::vector<std::string> argv{RequiredEnv("AUTH0_EMULATOR"), "--listen", "127.0.0.1:0",
+                                  "--port-file", dir_ + "/emulator.port", "--client-id",
+                                  "it-client", "--client-secret", "it-secret", "--roles",
+                                  "ROLE_CUSTOMER,ROLE_ADMIN"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    emulator_ = std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{},
+                                               dir_ + "/emulator.log");
+    emulator_url_ = "http://127.0.0.1:" + WaitForFile(dir_ + "/emulator.port", 20s);
+}
+
+void PipelineTest::StartDaemon(const std::map<std::string, std::string>& env) {
+    std::ofstream(dir_ + "/config.toml")
+        << "[kafka]\nbrokers = \"" << brokers_ << "\"\n"
+        << "[kafka.properties]\n"
+        // The mock cluster's group coordinator waits out a killed member's session: keep it short.
+        << "\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\"\n"
+        << "[auth0]\nbase_url = \"" << emulator_url_ << "\"\nallow_insecure_http = true\n"
+        << "client_id = \"it-client\"\nclient_secret = \"it-secret\"\n"
+        << "roles = [\"ROLE_CUSTOMER\"]\n"
+        << "[store]\npath = \"" << dir_ << "/store/kyc-bridge.db\"\n"
+        << "[log]\nlevel = \"info\"\n"
+        << extra_toml_;
+    daemon_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{RequiredEnv("KYC_BRIDGE"), "run", "--config", dir_ + "/config.toml"},
+        env, dir_ + "/daemon.log");
+    ++daemon_starts_;
+}
+
+int PipelineTest::StopDaemon(std::chrono::seconds timeout) {
+    daemon_->Signal(SIGTERM);
+    auto code = daemon_->WaitExit(timeout);
+    EXPECT_TRUE(code.has_value()) << "kyc-bridge did not exit within " << timeout.count() << " s";
+    return code.value_or(-1);
+}
+
+void PipelineTest::KillDaemon() {
+    daemon_->Signal(SIGKILL);
+    daemon_->WaitExit(10s);
+}
+
+void PipelineTest::Publish(const std::vector<std::pair<std::string, std::string>>& key_values) {
+    ProduceAll(brokers_, kInputTopic, key_values);
+}
+
+std::vector<KafkaRecord> PipelineTest::ReadTopic(const std::string& topic) {
+    return ReadAll(brokers_, topic, 1500ms);
+}
+
+nlohmann::json PipelineTest::EmulatorGet(const std::string& path) {
+    httplib::Client client(emulator_url_);
+    client.set_read_timeout(10, 0);
+    auto r = client.Get(path.c_str());
+    if (!r || r->status != 200) throw std::runtime_error("emulator GET " + path + " failed");
+    return nlohmann::json::parse(r->body);
+}
+
+void PipelineTest::EmulatorPost(const std::string& path, const nlohmann::json& body) {
+    httplib::Client client(emulator_url_);
+    auto r = client.Post(path.c_str(), body.dump(), "application/json");
+    if (!r || r->status >= 300) {
+        throw std::runtime_error("emulator POST " + path + " failed: " +
+                                 (r ? std::to_string(r->status) + " " + r->body : "no answer"));
+    }
+}
+
+std::map<std::string, std::vector<nlohmann::json>> PipelineTest::UsersByCustomer() {
+    std::map<std::string, std::vector<nlohmann::json>> by_customer;
+    for (const auto& user : EmulatorGet("/__emulator/users")) {
+        auto metadata = user.value("app_metadata", nlohmann::json::object());
+        if (metadata.contains("customer_id")) {
+            by_customer[metadata["customer_id"].get<std::string>()].push_back(user);
+        }
+    }
+    return by_customer;
+}
+
+void PipelineTest::WaitUntil(const std::function<bool()>& done, std::chrono::seconds timeout,
+                             const std::string& what) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (done()) return;
+        std::this_thread::sleep_for(500ms);
+    }
+    FAIL() << "timed out after " << timeout.count() << " s waiting for " << what;
+}
+
+std::set<std::string> PipelineTest::PublishedCustomers() {
+    std::set<std::string> customers;
+    for (const auto& record : ReadTopic(kOutputTopic)) customers.insert(record.key);
+    return customers;
+}
+
+std::map<std::string, int> PipelineTest::JobStates() {
+    std::map<std::string, int> states;
+    sqlite3* db = nullptr;
+    auto path = dir_ + "/store/kyc-bridge.db";
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        sqlite3_close(db);
+        return states;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &stmt,
+                           nullptr) == SQLITE_OK) {
+        while (sqlite3_step(stmt) == SQLITE_ROW) {
+            states[reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))] =
+                sqlite3_column_int(stmt, 1);
+        }
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return states;
+}
+
+}  // namespace kyc_bridge::testing

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+// Issue #3: outages, rate limits, timeouts, token expiry, permanent and configuration errors,
+// broker outages, kill -9 loops and graceful stops — with the real binary and real processes.
+#include <signal.h>
+
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "pipeline_fixture.hpp"
+
+namespace kyc_bridge::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+std::vector<std::pair<std::string, std::string>> NewCustomers(const std::string& prefix, int count,
+                                                              int first = 0) {
+    std::vector<std::pair<std::string, std::string>> events;
+    for (int i = first; i < first + count; ++i) {
+        auto customer = prefix + "_" + std::to_string(i);
+        events.emplace_back(customer, KycEvent("evt-" + customer, customer,
+                                               customer + "@example.com")
+                                          .dump());
+    }
+    return events;
+}
+
+class ResilienceTest : public PipelineTest {
+protected:
+    // Every customer ends with exactly one user carrying the role, and the output topic has it.
+    void ExpectAllProvisioned(int customers, std::chrono::seconds timeout = 120s) {
+        WaitUntil([&] { return PublishedCustomers().size() >= static_cast<std::size_t>(customers); },
+                  timeout, std::to_string(customers) + " customers published");
+        auto users = UsersByCustomer();
+        EXPECT_EQ(users.size(), static_cast<std::size_t>(customers));
+        for (const auto& [customer, list] : users) {
+            ASSERT_EQ(list.size(), 1u) << customer;
+            EXPECT_EQ(list[0]["roles"], json::array({"ROLE_CUSTOMER"})) << customer;
+        }
+        EXPECT_EQ(JobStates()["failed"], 0);
+    }
+    int Stat(const char* name) { return EmulatorGet("/__emulator/stats")[name].get<int>(); }
+};
+
+TEST_F(ResilienceTest, FiveXxBurstEndsWithEveryoneProvisioned) {
+    StartEmulator();
+    extra_toml_ = "[retry]\ninitial_backoff_ms = 200\n";
+    StartDaemon();
+    EmulatorPost("/__emulator/faults",
+                 {{"kind", "status"}, {"status", 503}, {"rate", 0.3}, {"duration_ms", 10000},
+                  {"path_prefix", "/api/v2/"}});
+    Publish(NewCustomers("cus_5xx", 80));
+    ExpectAllProvisioned(80);
+    EXPECT_GT(Stat("faults_injected"), 0);
+}
+
+TEST_F(ResilienceTest, RateLimitStormStaysUnderFivePercent429) {
+    StartEmulator({"--rate-limit-per-second", "10", "--rate-limit-burst", "10"});
+    StartDaemon();
+    Publish(NewCustomers("cus_429", 150));
+    ExpectAllProvisioned(150, 180s);
+    auto stats = EmulatorGet("/__emulator/stats");
+    double limited = stats["rate_limited"].get<double>();
+    double total = stats["management_requests"].get<double>();
+    std::cout << "429 storm: " << limited << " of " << total << " Management API calls got 429\n";
+    EXPECT_LT(limited / total, 0.05);
+}
+
+TEST_F(ResilienceTest, TimeoutsAndDroppedConnectionsAreRetried) {
+    StartEmulator();
+    StartDaemon({{"KYC_BRIDGE_AUTH0_REQUEST_TIMEOUT_MS", "1000"}});
+    EmulatorPost("/__emulator/faults", {{"kind", "delay"}, {"delay_ms", 2500}, {"rate", 0.05},
+                                        {"duration_ms", 60000}, {"path_prefix", "/"}});
+    EmulatorPost("/__emulator/faults", {{"kind", "drop"}, {"rate", 0.05}, {"duration_ms", 60000},
+                                        {"path_prefix", "/"}});
+    Publish(NewCustomers("cus_drop", 80));
+    ExpectAllProvisioned(80);
+    EXPECT_GT(Stat("faults_injected"), 0);
+}
+
+TEST_F(ResilienceTest, InvalidatedTokensCostOneNewFetchAndNoFailure) {
+    StartEmulator();
+    StartDaemon();
+    Publish(NewCustomers("cus_tok", 40));
+    WaitUntil([&] { return UsersByCustomer().size() >= 10; }, 60s, "10 customers provisioned");
+    EmulatorPost("/__emulator/tokens/invalidate", json::object());
+    Publish(NewCustomers("cus_tok", 40, 40));
+    ExpectAllProvisioned(80);
+    EXPECT_EQ(Stat("token_requests"), 2);
+}
+
+TEST_F(ResilienceTest, PermanentErrorFailsOnlyThatJobWithAuth0sMessage) {
+    StartEmulator();
+    EmulatorPost("/__emulator/reject-email", {{"email", "cus_perm_3@example.com"}, {"status", 400}});
+    StartDaemon();
+    Publish(NewCustomers("cus_perm", 20));
+    WaitUntil([&] { return PublishedCustomers().size() >= 19 && JobStates()["failed"] == 1; }, 60s,
+              "19 customers published and one job failed");
+    EXPECT_EQ(UsersByCustomer().count("cus_perm_3"), 0u);
+    EXPECT_EQ(StopDaemon(), 0);
+    // The ops CLI shows the failed job with Auth0's message.
+    auto listing = dir_ + "/failed.txt";
+    ChildProcess cli({RequiredEnv("KYC_BRIDGE"), "jobs", "list", "--state", "failed", "--json",
+                      "--config", dir_ + "/config.toml"},
+                     {}, listing);
+    ASSERT_EQ(cli.WaitExit(20s), 0);
+    auto text = WaitForFile(listing, 5s);
+    EXPECT_NE(text.find("cus_perm_3"), std::string::npos) << text;
+    EXPECT_NE(text.find("Payload validation error"), std::string::npos) << text;
+    EXPECT_EQ(text.find("@example.com"), std::string::npos) << "no email in the failure: " << text;
+}
+
+TEST_F(ResilienceTest, RefusedCredentialsPauseWorkWithoutFailingJobs) {
+    StartEmulator();
+    StartDaemon();
+    Publish(NewCustomers("cus_cfg", 10));
+    ExpectAllProvisioned(10);
+    EmulatorPost("/__emulator/credentials", {{"reject_for_ms", 20000}});
+    EmulatorPost("/__emulator/tokens/invalidate", json::object());
+    auto refused_at = std::chrono::steady_clock::now();
+    Publish(NewCustomers("cus_cfg", 20, 10));
+    ExpectAllProvisioned(30, 90s);
+    EXPECT_GE(std::chrono::steady_clock::now() - refused_at, 19s);
+    EXPECT_EQ(JobStates()["failed"], 0);
+}
+
+TEST_F(ResilienceTest, BrokerOutageLosesNothing) {
+    StartEmulator();
+    StartDaemon();
+    Publish(NewCustomers("cus_brk", 40));
+    WaitUntil([&] { return UsersByCustomer().size() >= 10; }, 60s, "10 customers provisioned");
+    kafka_->Signal(SIGUSR1);  // all brokers down
+    std::this_thread::sleep_for(10s);
+    kafka_->Signal(SIGUSR2);  // and up again
+    Publish(NewCustomers("cus_brk", 20, 40));
+    ExpectAllProvisioned(60, 120s);
+}
+
+TEST_F(ResilienceTest, CrashLoopLosesNothingAndCreatesNoDuplicate) {
+    StartEmulator();
+    auto events = NewCustomers("cus_crash", 400);
+    std::mt19937 rng(20261122);
+    StartDaemon();
+    Publish(events);
+    const int kills = 8;
+    for (int k = 0; k < kills; ++k) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{
+            std::uniform_int_distribution<int>(1500, 4000)(rng)});
+        KillDaemon();
+        StartDaemon();
+    }
+    ExpectAllProvisioned(400, 240s);
+    StopDaemon();
+
+    std::map<std::string, int> emails;
+    for (const auto& email : EmulatorGet("/__emulator/emails")) ++emails[email["email"].get<std::string>()];
+    int extra = 0;
+    for (const auto& [address, count] : emails) extra += count - 1;
+    EXPECT_EQ(emails.size(), 400u);
+    EXPECT_LE(extra, kills) << "at most one repeated password email per kill";
+
+    std::map<std::string, std::set<std::string>> ids_per_customer;
+    for (const auto& record : ReadTopic(kOutputTopic)) {
+        ids_per_customer[record.key].insert(json::parse(record.value)["event_id"].get<std::string>());
+    }
+    EXPECT_EQ(ids_per_customer.size(), 400u);
+    for (const auto& [customer, ids] : ids_per_customer) EXPECT_EQ(ids.size(), 1u) << customer;
+}
+
+TEST_F(ResilienceTest, SigtermDuringABusyRunExitsCleanlyInTime) {
+    StartEmulator();
+    extra_toml_ = "[daemon]\nshutdown_timeout_s = 10\n";
+    StartDaemon();
+    Publish(NewCustomers("cus_term", 150));
+    WaitUntil([&] { return UsersByCustomer().size() >= 20; }, 60s, "20 customers provisioned");
+    auto asked = std::chrono::steady_clock::now();
+    EXPECT_EQ(StopDaemon(15s), 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 11s);
+    // Nothing half-recorded: the restart finishes with no repeated Auth0 call.
+    StartDaemon();
+    ExpectAllProvisioned(150);
+    auto stats = EmulatorGet("/__emulator/stats");
+    EXPECT_EQ(stats["by_route"].value("POST /api/v2/users", 0), 150);
+    EXPECT_EQ(stats["by_route"].value("POST /dbconnections/change_password", 0), 150);
+}
+
+}  // namespace
+}  // namespace kyc_bridge::testing
