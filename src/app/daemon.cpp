@@ -8,6 +8,7 @@
 #include "kafka_adapters.hpp"
 #include "kyc_bridge/auth0/management_client.hpp"
 #include "kyc_bridge/core/logging.hpp"
+#include "kyc_bridge/observe/metrics_server.hpp"
 #include "kyc_bridge/provision/provisioner.hpp"
 #include "kyc_bridge/relay/relay.hpp"
 #include "kyc_bridge/store/store.hpp"
@@ -48,6 +49,53 @@ void PublishBootstrap(const std::string& store_path, const std::string& bootstra
     auto tmp = dir / "kafka-bootstrap.txt.tmp";
     std::ofstream(tmp) << bootstrap << "\n";
     std::filesystem::rename(tmp, dir / "kafka-bootstrap.txt");
+}
+
+struct IngestCounters {
+    std::atomic<std::uint64_t> accepted{0}, duplicates{0}, rejected{0}, store_errors{0};
+};
+
+// Metric names are a contract with dashboards and alerts: kyc_bridge_<what>_<unit>.
+void AddMetricSources(observe::MetricsServer& metrics, const IngestCounters& ingested,
+                      const provision::ProvisionStats& jobs, const relay::RelayStats& outbox,
+                      const auth0::Auth0Stats& auth0) {
+    using observe::MetricType;
+    using observe::Sample;
+    metrics.AddSource([&](std::vector<Sample>& out) {
+        const char* help = "Input events by what the inbox did with them";
+        out.push_back({"kyc_bridge_events_total", help, MetricType::kCounter, {{"result", "accepted"}},
+                       double(ingested.accepted)});
+        out.push_back({"kyc_bridge_events_total", help, MetricType::kCounter, {{"result", "duplicate"}},
+                       double(ingested.duplicates)});
+        out.push_back({"kyc_bridge_events_total", help, MetricType::kCounter, {{"result", "rejected"}},
+                       double(ingested.rejected)});
+        const char* jobs_help = "Provisioning job attempts by outcome";
+        out.push_back({"kyc_bridge_jobs_total", jobs_help, MetricType::kCounter, {{"outcome", "done"}},
+                       double(jobs.jobs_done)});
+        out.push_back({"kyc_bridge_jobs_total", jobs_help, MetricType::kCounter, {{"outcome", "failed"}},
+                       double(jobs.jobs_failed)});
+        out.push_back({"kyc_bridge_jobs_total", jobs_help, MetricType::kCounter, {{"outcome", "retried"}},
+                       double(jobs.attempts_failed)});
+        out.push_back({"kyc_bridge_jobs_total", jobs_help, MetricType::kCounter, {{"outcome", "parked"}},
+                       double(jobs.jobs_parked)});
+        out.push_back({"kyc_bridge_jobs_in_flight", "Jobs running now", MetricType::kGauge, {},
+                       double(jobs.in_flight)});
+        out.push_back({"kyc_bridge_provisioning_quarantined",
+                       "1 while Auth0 refuses the configuration and provisioning is paused",
+                       MetricType::kGauge, {}, jobs.quarantined ? 1.0 : 0.0});
+        out.push_back({"kyc_bridge_store_errors_total", "Failed SQLite operations",
+                       MetricType::kCounter, {}, double(ingested.store_errors + jobs.store_errors + outbox.store_errors)});
+        out.push_back({"kyc_bridge_outbox_published_total", "Outbox rows delivered to Kafka",
+                       MetricType::kCounter, {}, double(outbox.published)});
+        out.push_back({"kyc_bridge_outbox_backlog", "Outbox rows not yet delivered",
+                       MetricType::kGauge, {}, double(outbox.backlog)});
+        out.push_back({"kyc_bridge_auth0_requests_total", "HTTP requests sent to Auth0",
+                       MetricType::kCounter, {}, double(auth0.requests)});
+        out.push_back({"kyc_bridge_auth0_rate_limited_total", "Auth0 answers with status 429",
+                       MetricType::kCounter, {}, double(auth0.rate_limited)});
+        out.push_back({"kyc_bridge_auth0_token_fetches_total", "M2M tokens fetched",
+                       MetricType::kCounter, {}, double(auth0.token_fetches)});
+    });
 }
 
 }  // namespace
@@ -133,17 +181,26 @@ int Daemon::Run() {
     ProducerSink sink(producer);
     relay::Relay relay(*store, sink);
 
+    IngestCounters ingested;
+    observe::MetricsServer metrics(config_.http.listen);
+    log->info("event=metrics_listening listen={} path=/metrics", config_.http.listen);
+    AddMetricSources(metrics, ingested, provisioner.stats(), relay.stats(), api.stats());
+
     auto ingest = [&](const std::vector<kafka::Message>& batch) {
         std::vector<store::AcceptedEvent> accepted;
         std::vector<store::RejectedEvent> rejected;
         SortBatch(batch, kc.dead_letter_topic, accepted, rejected);
         auto summary = store->Ingest(accepted, rejected);
         if (!summary) {
+            ++ingested.store_errors;
             log->error("event=ingest_failed messages={} error=\"{}\" hint=\"offsets are not "
                        "committed; the batch is retried\"",
                        batch.size(), summary.error().message);
             return false;
         }
+        ingested.accepted += summary->accepted;
+        ingested.duplicates += summary->duplicates;
+        ingested.rejected += summary->rejected;
         if (summary->accepted > 0) provisioner.Wake();
         if (summary->rejected > 0) relay.Wake();
         log->debug("event=ingested accepted={} duplicates={} rejected={}", summary->accepted,
