@@ -69,6 +69,7 @@ void PipelineTest::StartDaemon(const std::map<std::string, std::string>& env) {
         << "client_id = \"it-client\"\nclient_secret = \"it-secret\"\n"
         << "roles = [\"ROLE_CUSTOMER\"]\n"
         << "[store]\npath = \"" << dir_ << "/store/kyc-bridge.db\"\n"
+        << "[http]\nlisten = \"127.0.0.1:0\"\n"
         << "[log]\nlevel = \"info\"\n"
         << extra_toml_;
     daemon_ = std::make_unique<ChildProcess>(
