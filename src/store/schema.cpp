@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+// Migrations of the store schema; append new ones, never edit a released one.
+#include "schema.hpp"
+
+#include <array>
+#include <stdexcept>
+#include <string>
+
+#include <SQLiteCpp/Transaction.h>
+
+namespace kyc_bridge::store {
+
+namespace {
+
+// Migration N (1-based) takes the file from user_version N-1 to N.
+constexpr std::array kMigrations = {
+    // 1: inbox, jobs, accounts, rejected, outbox.
+    R"sql(
+CREATE TABLE inbox (
+    event_id        TEXT PRIMARY KEY,
+    customer_id     TEXT NOT NULL,
+    topic           TEXT NOT NULL,
+    partition       INTEGER NOT NULL,
+    offset          INTEGER NOT NULL,
+    payload         TEXT NOT NULL,          -- events::ToJson of the validated event
+    received_at_ms  INTEGER NOT NULL
+);
+
+CREATE TABLE jobs (
+    job_id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id            TEXT NOT NULL UNIQUE REFERENCES inbox(event_id),
+    customer_id         TEXT NOT NULL,
+    state               TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at_ms  INTEGER NOT NULL,
+    profile_applied     INTEGER NOT NULL DEFAULT 0,
+    last_error          TEXT NOT NULL DEFAULT '',
+    last_error_kind     TEXT NOT NULL DEFAULT '',
+    created_at_ms       INTEGER NOT NULL,
+    updated_at_ms       INTEGER NOT NULL
+);
+-- Head of each customer's queue: the NOT EXISTS probe of DueJobs.
+CREATE INDEX jobs_state_customer ON jobs (state, customer_id, job_id);
+-- Due pending jobs, and NextDueTime as one index seek.
+CREATE INDEX jobs_state_due ON jobs (state, next_attempt_at_ms);
+
+CREATE TABLE accounts (
+    customer_id          TEXT PRIMARY KEY,
+    auth0_user_id        TEXT NOT NULL DEFAULT '',
+    outcome              TEXT NOT NULL DEFAULT '',
+    roles_assigned       INTEGER NOT NULL DEFAULT 0,
+    password_setup_sent  INTEGER NOT NULL DEFAULT 0,
+    published            INTEGER NOT NULL DEFAULT 0,
+    updated_at_ms        INTEGER NOT NULL
+);
+
+CREATE TABLE rejected (
+    id              INTEGER PRIMARY KEY,
+    topic           TEXT NOT NULL,
+    partition       INTEGER NOT NULL,
+    offset          INTEGER NOT NULL,
+    event_id        TEXT NOT NULL DEFAULT '',
+    reason          TEXT NOT NULL,
+    payload         TEXT NOT NULL,          -- the raw value, truncated to 64 KiB, for ops
+    rejected_at_ms  INTEGER NOT NULL,
+    UNIQUE (topic, partition, offset)
+);
+
+CREATE TABLE outbox (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id       TEXT NOT NULL UNIQUE,
+    topic          TEXT NOT NULL,
+    key            TEXT NOT NULL,
+    payload        TEXT NOT NULL,
+    headers        TEXT NOT NULL,           -- JSON array of [name, value]
+    created_at_ms  INTEGER NOT NULL,
+    sent_at_ms     INTEGER
+);
+-- The relay's backlog stays small while sent rows pile up.
+CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at_ms IS NULL;
+)sql",
+};
+
+int UserVersion(SQLite::Database& db) {
+    return db.execAndGet("PRAGMA user_version").getInt();
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+void Migrate(SQLite::Database& db) {
+    while (true) {
+        SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+        int version = UserVersion(db);
+        if (version > LatestSchemaVersion()) {
+            throw std::runtime_error("schema version " + std::to_string(version) +
+                                     " is newer than this build knows (" +
+                                     std::to_string(LatestSchemaVersion()) +
+                                     "); run a newer kyc-bridge");
+        }
+        if (version == LatestSchemaVersion()) return;  // tx rolls back: nothing was written
+        db.exec(kMigrations[static_cast<std::size_t>(version)]);
+        db.exec("PRAGMA user_version = " + std::to_string(version + 1));
+        tx.commit();
+    }
+}
+
+}  // namespace kyc_bridge::store
