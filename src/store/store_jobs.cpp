@@ -104,10 +104,18 @@ core::Result<std::vector<provision::Job>> Store::DueJobs(
 
 core::Result<std::optional<core::TimePoint>> Store::NextDueTime() {
     return impl_->Run("next due time", [&]() -> core::Result<std::optional<core::TimePoint>> {
-        auto next = impl_->db.execAndGet(
-            "SELECT min(next_attempt_at_ms) FROM jobs WHERE state = 'pending'");
-        if (next.isNull()) return std::optional<core::TimePoint>{};
-        return std::optional<core::TimePoint>{core::FromUnixMillis(next.getInt64())};
+        // Only the head of each customer's queue counts: a job waiting behind a rescheduled one
+        // is not runnable at its own time, and reporting it would make the scheduler spin.
+        SQLite::Statement query(impl_->db, R"sql(
+SELECT j.next_attempt_at_ms FROM jobs AS j
+WHERE j.state = 'pending'
+  AND NOT EXISTS (SELECT 1 FROM jobs AS earlier
+                  WHERE earlier.state = 'pending' AND earlier.customer_id = j.customer_id
+                    AND earlier.job_id < j.job_id)
+ORDER BY j.next_attempt_at_ms
+LIMIT 1)sql");
+        if (!query.executeStep()) return std::optional<core::TimePoint>{};
+        return std::optional<core::TimePoint>{core::FromUnixMillis(query.getColumn(0).getInt64())};
     });
 }
 
