@@ -34,15 +34,20 @@ CREATE TABLE jobs (
     attempts            INTEGER NOT NULL DEFAULT 0,
     next_attempt_at_ms  INTEGER NOT NULL,
     profile_applied     INTEGER NOT NULL DEFAULT 0,
+    is_head             INTEGER NOT NULL DEFAULT 0,  -- the oldest pending job of its customer
     last_error          TEXT NOT NULL DEFAULT '',
     last_error_kind     TEXT NOT NULL DEFAULT '',
     created_at_ms       INTEGER NOT NULL,
     updated_at_ms       INTEGER NOT NULL
 );
--- Head of each customer's queue: the NOT EXISTS probe of DueJobs.
+-- Finding a customer's oldest pending job when its head changes; counts by state.
 CREATE INDEX jobs_state_customer ON jobs (state, customer_id, job_id);
--- Due pending jobs, and NextDueTime as one index seek.
-CREATE INDEX jobs_state_due ON jobs (state, next_attempt_at_ms);
+-- Heads only: DueJobs walks them oldest first and stops at its limit (covering), NextDueTime
+-- is one seek. A job queued behind its customer's head costs neither query anything.
+CREATE INDEX jobs_heads_by_id ON jobs (job_id, next_attempt_at_ms, customer_id)
+    WHERE state = 'pending' AND is_head = 1;
+CREATE INDEX jobs_heads_by_due ON jobs (next_attempt_at_ms)
+    WHERE state = 'pending' AND is_head = 1;
 
 CREATE TABLE accounts (
     customer_id          TEXT PRIMARY KEY,

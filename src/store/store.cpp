@@ -85,7 +85,8 @@ Store::Impl::Impl(const std::string& path, std::chrono::milliseconds busy_timeou
                    "payload, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"),
       insert_job(db,
                  "INSERT INTO jobs (event_id, customer_id, state, next_attempt_at_ms, "
-                 "created_at_ms, updated_at_ms) VALUES (?1, ?2, 'pending', ?3, ?3, ?3)"),
+                 "created_at_ms, updated_at_ms, is_head) VALUES (?1, ?2, 'pending', ?3, ?3, ?3, "
+                 "NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'pending' AND customer_id = ?2))"),
       insert_rejected(db,
                       "INSERT OR IGNORE INTO rejected (topic, partition, offset, event_id, reason, "
                       "payload, rejected_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"),
@@ -95,11 +96,8 @@ Store::Impl::Impl(const std::string& path, std::chrono::milliseconds busy_timeou
       due_jobs(db, R"sql(
 SELECT j.job_id, i.payload, j.attempts, j.created_at_ms, j.next_attempt_at_ms,
        j.profile_applied, j.last_error_kind, j.last_error
-FROM jobs AS j JOIN inbox AS i ON i.event_id = j.event_id
-WHERE j.state = 'pending' AND j.next_attempt_at_ms <= ?1
-  AND NOT EXISTS (SELECT 1 FROM jobs AS earlier
-                  WHERE earlier.state = 'pending' AND earlier.customer_id = j.customer_id
-                    AND earlier.job_id < j.job_id)
+FROM jobs AS j INDEXED BY jobs_heads_by_id JOIN inbox AS i ON i.event_id = j.event_id
+WHERE j.state = 'pending' AND j.is_head = 1 AND j.next_attempt_at_ms <= ?1
   AND j.customer_id NOT IN (SELECT value FROM json_each(?2))
 ORDER BY j.job_id
 LIMIT ?3)sql") {}

@@ -75,6 +75,11 @@ struct Store::Impl {
     /// starting with ", "), binding `texts` from ?3 on.
     void TouchAccount(const std::string& customer_id, const char* columns, const char* values,
                       const char* assignments, const std::vector<std::string>& texts);
+    /// Restores the head invariant of one customer after a job entered or left 'pending': its
+    /// oldest pending job has is_head = 1, every other job 0.
+    void RefreshHead(const std::string& customer_id);
+    /// The customer of a job, empty if there is no such job.
+    std::string CustomerOf(std::int64_t job_id);
     /// Fails a pending job whose inbox payload no longer parses, so that it stops blocking its
     /// customer and shows up in `jobs list` for an operator.
     void FailUnparseable(std::int64_t job_id, const core::Error& error);

@@ -23,16 +23,37 @@ core::Status NotInState(std::string_view operation, std::int64_t job_id, const c
 
 }  // namespace
 
+void Store::Impl::RefreshHead(const std::string& customer_id) {
+    SQLite::Statement clear(db,
+                            "UPDATE jobs SET is_head = 0 "
+                            "WHERE state = 'pending' AND customer_id = ? AND is_head = 1");
+    clear.bind(1, customer_id);
+    clear.exec();
+    SQLite::Statement promote(db,
+                              "UPDATE jobs SET is_head = 1 WHERE job_id = (SELECT min(job_id) "
+                              "FROM jobs WHERE state = 'pending' AND customer_id = ?)");
+    promote.bind(1, customer_id);
+    promote.exec();
+}
+
+std::string Store::Impl::CustomerOf(std::int64_t job_id) {
+    SQLite::Statement query(db, "SELECT customer_id FROM jobs WHERE job_id = ?");
+    query.bind(1, job_id);
+    return query.executeStep() ? query.getColumn(0).getString() : std::string{};
+}
+
 void Store::Impl::FailUnparseable(std::int64_t job_id, const core::Error& error) {
     SQLite::Statement update(db,
-                             "UPDATE jobs SET state = 'failed', last_error_kind = ?, "
+                             "UPDATE jobs SET state = 'failed', is_head = 0, last_error_kind = ?, "
                              "last_error = ?, updated_at_ms = ? "
                              "WHERE job_id = ? AND state = 'pending'");
     update.bind(1, std::string(core::ToString(error.kind)));
     update.bind(2, "inbox payload does not parse: " + error.code + ": " + error.message);
     update.bind(3, NowMs());
     update.bind(4, job_id);
-    update.exec();
+    auto tx = Write();
+    if (update.exec() > 0) RefreshHead(CustomerOf(job_id));
+    tx.commit();
 }
 
 void Store::Impl::TouchAccount(const std::string& customer_id, const char* columns,
@@ -53,7 +74,8 @@ core::Status Store::Impl::UpdatePending(std::string_view operation, std::int64_t
                                         std::int64_t next_attempt_ms, const core::Error& error) {
     auto tx = Write();
     SQLite::Statement update(db,
-                             "UPDATE jobs SET state = ?, attempts = ?, next_attempt_at_ms = ?, "
+                             "UPDATE jobs SET state = ?1, is_head = (?1 = 'pending'), "
+                             "attempts = ?, next_attempt_at_ms = ?, "
                              "last_error_kind = ?, last_error = ?, updated_at_ms = ? "
                              "WHERE job_id = ? AND state = 'pending'");
     update.bind(1, new_state);
@@ -64,6 +86,7 @@ core::Status Store::Impl::UpdatePending(std::string_view operation, std::int64_t
     update.bind(6, NowMs());
     update.bind(7, job_id);
     if (update.exec() == 0) return NotInState(operation, job_id, "pending");
+    if (std::string_view(new_state) != "pending") RefreshHead(CustomerOf(job_id));
     tx.commit();
     return {};
 }
@@ -104,16 +127,12 @@ core::Result<std::vector<provision::Job>> Store::DueJobs(
 
 core::Result<std::optional<core::TimePoint>> Store::NextDueTime() {
     return impl_->Run("next due time", [&]() -> core::Result<std::optional<core::TimePoint>> {
-        // Only the head of each customer's queue counts: a job waiting behind a rescheduled one
-        // is not runnable at its own time, and reporting it would make the scheduler spin.
-        SQLite::Statement query(impl_->db, R"sql(
-SELECT j.next_attempt_at_ms FROM jobs AS j
-WHERE j.state = 'pending'
-  AND NOT EXISTS (SELECT 1 FROM jobs AS earlier
-                  WHERE earlier.state = 'pending' AND earlier.customer_id = j.customer_id
-                    AND earlier.job_id < j.job_id)
-ORDER BY j.next_attempt_at_ms
-LIMIT 1)sql");
+        // Heads only: a job queued behind its customer's head is not runnable at its own time,
+        // and reporting that time would make the scheduler spin.
+        SQLite::Statement query(impl_->db,
+                                "SELECT next_attempt_at_ms FROM jobs INDEXED BY jobs_heads_by_due "
+                                "WHERE state = 'pending' AND is_head = 1 "
+                                "ORDER BY next_attempt_at_ms LIMIT 1");
         if (!query.executeStep()) return std::optional<core::TimePoint>{};
         return std::optional<core::TimePoint>{core::FromUnixMillis(query.getColumn(0).getInt64())};
     });
@@ -181,11 +200,12 @@ core::Status Store::CompleteJob(std::int64_t job_id, const std::string& customer
         auto now = impl_->NowMs();
         auto tx = impl_->Write();
         SQLite::Statement update(impl_->db,
-                                 "UPDATE jobs SET state = 'done', updated_at_ms = ? "
+                                 "UPDATE jobs SET state = 'done', is_head = 0, updated_at_ms = ? "
                                  "WHERE job_id = ? AND state IN ('pending', 'done')");
         update.bind(1, now);
         update.bind(2, job_id);
         if (update.exec() == 0) return NotInState("complete job", job_id, "pending");
+        impl_->RefreshHead(impl_->CustomerOf(job_id));
         if (event) {
             impl_->InsertOutbox(*event, now);
             impl_->TouchAccount(customer_id, ", published", ", 1", ", published = 1", {});

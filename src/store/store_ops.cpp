@@ -59,14 +59,19 @@ core::Result<std::vector<RejectedSummary>> Store::ListRejected(std::size_t limit
 
 core::Result<bool> Store::ReplayJob(std::int64_t job_id) {
     return impl_->Run("replay job", [&]() -> core::Result<bool> {
-        // last_error stays as history of why the job had failed.
+        // last_error stays as history of why the job had failed. The replayed job is older than
+        // any pending job of its customer, so it becomes the head and runs first.
+        auto tx = impl_->Write();
         SQLite::Statement update(impl_->db,
                                  "UPDATE jobs SET state = 'pending', attempts = 0, "
                                  "next_attempt_at_ms = ?1, updated_at_ms = ?1 "
                                  "WHERE job_id = ?2 AND state = 'failed'");
         update.bind(1, impl_->NowMs());
         update.bind(2, job_id);
-        return update.exec() > 0;
+        if (update.exec() == 0) return false;
+        impl_->RefreshHead(impl_->CustomerOf(job_id));
+        tx.commit();
+        return true;
     });
 }
 

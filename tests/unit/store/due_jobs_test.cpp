@@ -83,6 +83,26 @@ TEST_F(DueJobsTest, ARescheduledFirstJobBlocksOnlyItsOwnCustomer) {
     EXPECT_EQ((*due)[0].last_error, "transient: timeout");
 }
 
+TEST_F(DueJobsTest, AReplayedJobRunsBeforeItsCustomersNewerPendingJob) {
+    ASSERT_TRUE(store_->FailJob(first_c1_, 3, core::Error::Permanent("bad request")).ok());
+    EXPECT_EQ(DueEvents(), (Ids{"e2", "e3"}));
+    ASSERT_TRUE(store_->ReplayJob(first_c1_).ok());
+    EXPECT_EQ(DueEvents(), (Ids{"e1", "e2"}));
+}
+
+TEST_F(DueJobsTest, AJobWhosePayloadNoLongerParsesIsFailedAndUnblocksItsCustomer) {
+    auto raw = OpenRaw(path_);
+    ASSERT_EQ(sqlite3_exec(raw.get(), "UPDATE inbox SET payload = '{}' WHERE event_id = 'e1'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(DueEvents(), (Ids{"e2"}));
+    auto failed = store_->ListJobs("failed", 10);
+    ASSERT_TRUE(failed.ok());
+    ASSERT_EQ(failed->size(), 1u);
+    EXPECT_EQ((*failed)[0].job_id, first_c1_);
+    EXPECT_EQ(DueEvents(), (Ids{"e2", "e3"}));
+}
+
 TEST_F(DueJobsTest, SkipsBusyCustomersButNotOthers) {
     EXPECT_EQ(DueEvents({"c1"}), (Ids{"e2"}));
     EXPECT_EQ(DueEvents({"c1", "c2"}), Ids{});
