@@ -86,9 +86,7 @@ CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at_ms IS NULL;
 )sql",
 };
 
-int UserVersion(SQLite::Database& db) {
-    return db.execAndGet("PRAGMA user_version").getInt();
-}
+int UserVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }
 
 }  // namespace
 
@@ -99,10 +97,9 @@ void Migrate(SQLite::Database& db) {
         SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
         int version = UserVersion(db);
         if (version > LatestSchemaVersion()) {
-            throw std::runtime_error("schema version " + std::to_string(version) +
-                                     " is newer than this build knows (" +
-                                     std::to_string(LatestSchemaVersion()) +
-                                     "); run a newer kyc-bridge");
+            throw std::runtime_error(
+                "schema version " + std::to_string(version) + " is newer than this build knows (" +
+                std::to_string(LatestSchemaVersion()) + "); run a newer kyc-bridge");
         }
         if (version == LatestSchemaVersion()) return;  // tx rolls back: nothing was written
         db.exec(kMigrations[static_cast<std::size_t>(version)]);

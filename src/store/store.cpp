@@ -2,12 +2,11 @@
 // Opening the store, ingesting consumer batches, the outbox and the ops queries.
 #include "kyc_bridge/store/store.hpp"
 
-#include <sqlite3.h>
-
 #include <filesystem>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "kyc_bridge/events/kyc_verified.hpp"
 #include "schema.hpp"
@@ -202,8 +201,8 @@ core::Result<std::vector<OutboxRow>> Store::PendingOutbox(std::int64_t after_seq
 
 core::Status Store::MarkSent(std::int64_t seq) {
     return impl_->Run("mark sent", [&]() -> core::Status {
-        SQLite::Statement update(impl_->db,
-                                 "UPDATE outbox SET sent_at_ms = ? WHERE seq = ? AND sent_at_ms IS NULL");
+        SQLite::Statement update(
+            impl_->db, "UPDATE outbox SET sent_at_ms = ? WHERE seq = ? AND sent_at_ms IS NULL");
         update.bind(1, impl_->NowMs());
         update.bind(2, seq);
         update.exec();

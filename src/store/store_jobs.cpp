@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The JobLedger side of Store: due jobs in per-customer order, and each recorded Auth0 step.
-#include "kyc_bridge/store/store.hpp"
-
 #include <nlohmann/json.hpp>
 
 #include "kyc_bridge/events/kyc_verified.hpp"
+#include "kyc_bridge/store/store.hpp"
 #include "store_impl.hpp"
 
 namespace kyc_bridge::store {
@@ -16,9 +15,9 @@ std::string LastError(const std::string& kind, const std::string& message) {
 }
 
 core::Status NotInState(std::string_view operation, std::int64_t job_id, const char* state) {
-    return core::Error::Permanent("store: " + std::string(operation) + ": job " +
-                                      std::to_string(job_id) + " is not " + state,
-                                  "job_state");
+    return core::Error::Permanent(
+        "store: " + std::string(operation) + ": job " + std::to_string(job_id) + " is not " + state,
+        "job_state");
 }
 
 }  // namespace
@@ -59,10 +58,10 @@ void Store::Impl::FailUnparseable(std::int64_t job_id, const core::Error& error)
 void Store::Impl::TouchAccount(const std::string& customer_id, const char* columns,
                                const char* values, const char* assignments,
                                const std::vector<std::string>& texts) {
-    SQLite::Statement upsert(db, std::string("INSERT INTO accounts (customer_id, updated_at_ms") +
-                                     columns + ") VALUES (?1, ?2" + values +
-                                     ") ON CONFLICT (customer_id) DO UPDATE SET updated_at_ms = ?2" +
-                                     assignments);
+    SQLite::Statement upsert(
+        db, std::string("INSERT INTO accounts (customer_id, updated_at_ms") + columns +
+                ") VALUES (?1, ?2" + values +
+                ") ON CONFLICT (customer_id) DO UPDATE SET updated_at_ms = ?2" + assignments);
     upsert.bind(1, customer_id);
     upsert.bind(2, NowMs());
     for (std::size_t i = 0; i < texts.size(); ++i) upsert.bind(static_cast<int>(i) + 3, texts[i]);
@@ -115,8 +114,8 @@ core::Result<std::vector<provision::Job>> Store::DueJobs(
                 job.created_at = core::FromUnixMillis(query->getColumn(3).getInt64());
                 job.next_attempt_at = core::FromUnixMillis(query->getColumn(4).getInt64());
                 job.profile_applied = query->getColumn(5).getInt() != 0;
-                job.last_error = LastError(query->getColumn(6).getString(),
-                                           query->getColumn(7).getString());
+                job.last_error =
+                    LastError(query->getColumn(6).getString(), query->getColumn(7).getString());
                 jobs.push_back(std::move(job));
             }
         }
@@ -142,9 +141,10 @@ core::Result<std::optional<provision::CustomerAccount>> Store::LoadAccount(
     const std::string& customer_id) {
     using Loaded = std::optional<provision::CustomerAccount>;
     return impl_->Run("load account", [&]() -> core::Result<Loaded> {
-        SQLite::Statement query(impl_->db,
-                                "SELECT auth0_user_id, outcome, roles_assigned, "
-                                "password_setup_sent, published FROM accounts WHERE customer_id = ?");
+        SQLite::Statement query(
+            impl_->db,
+            "SELECT auth0_user_id, outcome, roles_assigned, "
+            "password_setup_sent, published FROM accounts WHERE customer_id = ?");
         query.bind(1, customer_id);
         if (!query.executeStep()) return Loaded{};
         provision::CustomerAccount account;
@@ -162,7 +162,7 @@ core::Status Store::RecordUser(const std::string& customer_id, const std::string
                                const std::string& outcome) {
     return impl_->Run("record user", [&]() -> core::Status {
         impl_->TouchAccount(customer_id, ", auth0_user_id, outcome", ", ?3, ?4",
-                     ", auth0_user_id = ?3, outcome = ?4", {auth0_user_id, outcome});
+                            ", auth0_user_id = ?3, outcome = ?4", {auth0_user_id, outcome});
         return {};
     });
 }
@@ -177,7 +177,7 @@ core::Status Store::RecordRolesAssigned(const std::string& customer_id) {
 core::Status Store::RecordPasswordSetupSent(const std::string& customer_id) {
     return impl_->Run("record password setup sent", [&]() -> core::Status {
         impl_->TouchAccount(customer_id, ", password_setup_sent", ", 1",
-                     ", password_setup_sent = 1", {});
+                            ", password_setup_sent = 1", {});
         return {};
     });
 }
@@ -219,14 +219,13 @@ core::Status Store::RescheduleJob(std::int64_t job_id, int attempts,
                                   core::TimePoint next_attempt_at, const core::Error& error) {
     return impl_->Run("reschedule job", [&]() -> core::Status {
         return impl_->UpdatePending("reschedule job", job_id, "pending", attempts,
-                             core::ToUnixMillis(next_attempt_at), error);
+                                    core::ToUnixMillis(next_attempt_at), error);
     });
 }
 
 core::Status Store::FailJob(std::int64_t job_id, int attempts, const core::Error& error) {
     return impl_->Run("fail job", [&]() -> core::Status {
-        return impl_->UpdatePending("fail job", job_id, "failed", attempts, impl_->NowMs(),
-                             error);
+        return impl_->UpdatePending("fail job", job_id, "failed", attempts, impl_->NowMs(), error);
     });
 }
 

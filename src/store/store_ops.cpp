@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the ops CLI reads and changes: job and rejected listings, replay, counts.
-#include "kyc_bridge/store/store.hpp"
-
 #include <array>
 
+#include "kyc_bridge/store/store.hpp"
 #include "store_impl.hpp"
 
 namespace kyc_bridge::store {

@@ -45,7 +45,7 @@ struct RejectedEvent {
 struct IngestSummary {
     int accepted = 0;    ///< new inbox rows (and jobs)
     int duplicates = 0;  ///< event_ids already in the inbox: no job, no Auth0 call
-    int rejected = 0;
+    int rejected = 0;    ///< new rejected rows: a redelivered poison message counts once
 };
 
 struct OutboxRow {
@@ -79,7 +79,8 @@ class Store final : public provision::JobLedger {
 public:
     /// Opens or creates the file (and its directory) and applies pending schema migrations.
     /// Throws StoreError naming the path and SQLite's reason.
-    Store(const std::string& path, std::chrono::milliseconds busy_timeout, const core::Clock& clock);
+    Store(const std::string& path, std::chrono::milliseconds busy_timeout,
+          const core::Clock& clock);
     ~Store() override;
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -93,6 +94,8 @@ public:
     core::Result<std::vector<provision::Job>> DueJobs(
         core::TimePoint now, std::size_t limit,
         const std::set<std::string>& busy_customers) override;
+    /// The earliest next_attempt_at among the head (oldest pending) jobs of each customer: jobs
+    /// queued behind a head are not runnable at their own time, so they do not count.
     core::Result<std::optional<core::TimePoint>> NextDueTime() override;
     core::Result<std::optional<provision::CustomerAccount>> LoadAccount(
         const std::string& customer_id) override;
@@ -109,16 +112,18 @@ public:
 
     /// Unsent outbox rows with seq > after_seq, oldest first.
     core::Result<std::vector<OutboxRow>> PendingOutbox(std::int64_t after_seq, std::size_t limit);
-    /// Marks a row sent (after its delivery report).
+    /// Marks a row sent (after its delivery report); marking it again is a no-op.
     core::Status MarkSent(std::int64_t seq);
     core::Result<std::int64_t> CountUnsentOutbox();
 
     // For the ops CLI and tests.
+    /// Jobs in `state` (every state if empty), newest first.
     core::Result<std::vector<JobSummary>> ListJobs(const std::string& state, std::size_t limit);
+    /// Rejected messages, newest first.
     core::Result<std::vector<RejectedSummary>> ListRejected(std::size_t limit);
     /// Puts a failed job back to pending, due now, attempts reset. False if it was not failed.
     core::Result<bool> ReplayJob(std::int64_t job_id);
-    /// Counts of jobs by state ("pending", "done", "failed").
+    /// Counts of jobs by state: "pending", "done", "failed", in that order, zeros included.
     core::Result<std::vector<std::pair<std::string, std::int64_t>>> CountJobsByState();
 
 private:

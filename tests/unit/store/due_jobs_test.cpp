@@ -15,8 +15,9 @@ protected:
     // Jobs 1..3: c1's first event, c2's event, c1's second event.
     void SetUp() override {
         StoreTest::SetUp();
-        ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1"), Accepted("e2", "c2"),
-                                    Accepted("e3", "c1")}, {}).ok());
+        ASSERT_TRUE(
+            store_->Ingest({Accepted("e1", "c1"), Accepted("e2", "c2"), Accepted("e3", "c1")}, {})
+                .ok());
         auto due = store_->DueJobs(clock_.Now(), 10, {});
         ASSERT_TRUE(due.ok());
         ASSERT_EQ(due->size(), 2u);
@@ -28,7 +29,8 @@ protected:
         auto due = store_->DueJobs(clock_.Now(), limit, busy);
         EXPECT_TRUE(due.ok()) << due.error().message;
         std::vector<std::string> ids;
-        if (due.ok()) for (const auto& job : *due) ids.push_back(job.event.event_id);
+        if (due.ok())
+            for (const auto& job : *due) ids.push_back(job.event.event_id);
         return ids;
     }
     using Ids = std::vector<std::string>;
@@ -61,8 +63,9 @@ TEST_F(DueJobsTest, AFailedFirstJobNoLongerBlocksItsCustomer) {
 }
 
 TEST_F(DueJobsTest, ARescheduledFirstJobBlocksOnlyItsOwnCustomer) {
-    ASSERT_TRUE(store_->RescheduleJob(first_c1_, 1, clock_.Now() + 30s,
-                                      core::Error::Transient("timeout")).ok());
+    ASSERT_TRUE(
+        store_->RescheduleJob(first_c1_, 1, clock_.Now() + 30s, core::Error::Transient("timeout"))
+            .ok());
     EXPECT_EQ(DueEvents(), (Ids{"e2"}));
     auto next = store_->NextDueTime();
     ASSERT_TRUE(next.ok() && next->has_value());
@@ -109,9 +112,7 @@ TEST_F(DueJobsTest, SkipsBusyCustomersButNotOthers) {
     EXPECT_EQ(DueEvents({"nobody"}), (Ids{"e1", "e2"}));
 }
 
-TEST_F(DueJobsTest, ReturnsOldestFirstUpToTheLimit) {
-    EXPECT_EQ(DueEvents({}, 1), (Ids{"e1"}));
-}
+TEST_F(DueJobsTest, ReturnsOldestFirstUpToTheLimit) { EXPECT_EQ(DueEvents({}, 1), (Ids{"e1"})); }
 
 TEST_F(DueJobsTest, NextDueTimeIsEmptyWithoutPendingJobs) {
     ASSERT_TRUE(store_->CompleteJob(first_c1_, "c1", std::nullopt).ok());

@@ -33,9 +33,11 @@ TEST_F(StoreTest, CreatesTheDirectoryAndUsesWal) {
 }
 
 TEST_F(StoreTest, ReopeningTheFileKeepsEverything) {
-    ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1"), Accepted("e2", "c1")},
-                               {RejectedEvent{Origin{"t", 0, 9}, "not_json: x",
-                                              Outbound("dl-9", "")}}).ok());
+    ASSERT_TRUE(
+        store_
+            ->Ingest({Accepted("e1", "c1"), Accepted("e2", "c1")},
+                     {RejectedEvent{Origin{"t", 0, 9}, "not_json: x", Outbound("dl-9", "")}})
+            .ok());
     auto due = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_TRUE(due.ok() && due->size() == 1u);
     ASSERT_TRUE(store_->RecordUser("c1", "auth0|c1", "created").ok());

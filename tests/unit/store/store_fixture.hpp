@@ -2,15 +2,14 @@
 // A fresh store file in its own temp directory, a fake clock, and event builders for store tests.
 #pragma once
 
-#include <sqlite3.h>
-#include <stdlib.h>
-
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
 
 #include "kyc_bridge/core/clock.hpp"
 #include "kyc_bridge/store/store.hpp"
@@ -36,7 +35,10 @@ inline AcceptedEvent Accepted(const std::string& event_id, const std::string& cu
 }
 
 inline provision::OutboundEvent Outbound(const std::string& event_id, const std::string& key) {
-    return provision::OutboundEvent{event_id, "auth.user_created", key, R"({"id":")" + event_id + "\"}",
+    return provision::OutboundEvent{event_id,
+                                    "auth.user_created",
+                                    key,
+                                    R"({"id":")" + event_id + "\"}",
                                     {{"content-type", "application/json"}, {"trace", "t-1"}}};
 }
 

@@ -19,14 +19,18 @@ std::int64_t Count(Store& store, const std::string& state) {
 }
 
 RejectedEvent Rejected(std::int64_t offset, const std::string& payload) {
-    provision::OutboundEvent letter{"dl-" + std::to_string(offset), "customer.kyc_verified.dlq",
-                                    "cus_1", payload, {{"kyc_bridge_error", "missing_field: email"}}};
-    return RejectedEvent{Origin{"customer.kyc_verified", 2, offset}, "missing_field: email", letter};
+    provision::OutboundEvent letter{"dl-" + std::to_string(offset),
+                                    "customer.kyc_verified.dlq",
+                                    "cus_1",
+                                    payload,
+                                    {{"kyc_bridge_error", "missing_field: email"}}};
+    return RejectedEvent{Origin{"customer.kyc_verified", 2, offset}, "missing_field: email",
+                         letter};
 }
 
 TEST_F(StoreTest, IngestDedupsEventIdsWithinAndAcrossBatches) {
-    auto first = store_->Ingest({Accepted("e1", "c1", 1), Accepted("e1", "c1", 2),
-                                 Accepted("e2", "c2", 3)}, {});
+    auto first = store_->Ingest(
+        {Accepted("e1", "c1", 1), Accepted("e1", "c1", 2), Accepted("e2", "c2", 3)}, {});
     ASSERT_TRUE(first.ok()) << first.error().message;
     EXPECT_EQ(first->accepted, 2);
     EXPECT_EQ(first->duplicates, 1);
@@ -151,8 +155,9 @@ TEST_F(StoreTest, CompleteJobWithoutEventLeavesTheOutboxAlone) {
 }
 
 TEST_F(StoreTest, PendingOutboxPagesBySeqAndMarkSentRemovesRows) {
-    ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1"), Accepted("e2", "c2"), Accepted("e3", "c3")},
-                               {}).ok());
+    ASSERT_TRUE(
+        store_->Ingest({Accepted("e1", "c1"), Accepted("e2", "c2"), Accepted("e3", "c3")}, {})
+            .ok());
     auto due = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_TRUE(due.ok());
     for (const auto& job : *due) {
