@@ -89,7 +89,9 @@ void Provisioner::SchedulerLoop() {
                 if (next_due) {
                     auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
                         *next_due - clock_.Now());
-                    wait = std::clamp(until, std::chrono::milliseconds{0}, settings_.idle_poll);
+                    // A past due time belongs to a busy customer's head job (it is running):
+                    // wait for a worker's Wake() instead of spinning on the ledger.
+                    if (until > std::chrono::milliseconds{0}) wait = std::min(until, settings_.idle_poll);
                 }
             }
         }
