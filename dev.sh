@@ -42,7 +42,13 @@ build() {
 run_tests() {
   build
   # Unit tests first (fast), then the integration tests that start real processes.
-  meson test -C "$BUILD" --print-errorlogs --num-processes 1 "$@"
+  local code=0
+  meson test -C "$BUILD" --print-errorlogs --num-processes 1 "$@" | tee "$BUILD/dev-test.out" || code=$?
+  local ok fail
+  ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$BUILD/dev-test.out" | tail -1)
+  fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$BUILD/dev-test.out" | tail -1)
+  echo "tests: ${ok:-0} passed, ${fail:-0} failed"
+  return $code
 }
 
 wait_for_file() {  # path, seconds
