@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+// Consumer, producer and embedded cluster on librdkafka's C API.
+#include <algorithm>
+#include <map>
+
+#include "kyc_bridge/core/logging.hpp"
+#include "rdkafka_holders.hpp"
+
+namespace kyc_bridge::kafka {
+namespace detail {
+
+void Set(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+    char error[512];
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof error) !=
+        RD_KAFKA_CONF_OK) {
+        throw KafkaError("kafka.properties." + name + ": " + error);
+    }
+}
+
+namespace {
+// librdkafka errors are logged, never thrown across the callback; brokers going away is
+// expected during outages and librdkafka reconnects by itself (CONFIGURATION.md
+// reconnect.backoff.ms).
+void OnError(rd_kafka_t*, int code, const char* reason, void*) {
+    core::Logger("kafka")->warn("event=kafka_error code={} reason=\"{}\"",
+                                rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)), reason);
+}
+}  // namespace
+
+ConfPtr MakeConf(const Settings& settings) {
+    ConfPtr conf(rd_kafka_conf_new());
+    Set(conf.get(), "bootstrap.servers", settings.brokers);
+    Set(conf.get(), "reconnect.backoff.ms", "100");
+    Set(conf.get(), "reconnect.backoff.max.ms", "5000");
+    rd_kafka_conf_set_error_cb(conf.get(), OnError);
+    for (const auto& [name, value] : settings.properties) Set(conf.get(), name, value);
+    return conf;
+}
+
+HandlePtr MakeHandle(rd_kafka_type_t type, ConfPtr conf) {
+    char error[512];
+    HandlePtr rk(rd_kafka_new(type, conf.get(), error, sizeof error));
+    if (!rk) throw KafkaError(std::string("cannot create Kafka client: ") + error);
+    conf.release();  // owned by rk now
+    return rk;
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+// --- consumer ---------------------------------------------------------------------------------
+
+struct Consumer::Impl {
+    HandlePtr rk;
+    DurableSink sink;
+    std::vector<Message> pending;  ///< polled, not yet durable
+    bool paused = false;
+    bool closed = false;
+};
+
+static Message ToMessage(const rd_kafka_message_t* m) {
+    Message out;
+    out.topic = rd_kafka_topic_name(m->rkt);
+    out.partition = m->partition;
+    out.offset = m->offset;
+    if (m->key) out.key = std::string(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload) out.payload.assign(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* value;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+            out.headers.push_back({name, value ? std::string(static_cast<const char*>(value), size) : ""});
+        }
+    }
+    return out;
+}
+
+Consumer::Consumer(const Settings& settings, const std::string& topic, DurableSink sink)
+    : impl_(std::make_unique<Impl>()) {
+    auto conf = MakeConf(settings);
+    Set(conf.get(), "group.id", settings.group_id);
+    Set(conf.get(), "enable.auto.commit", "false");
+    Set(conf.get(), "enable.auto.offset.store", "false");
+    Set(conf.get(), "auto.offset.reset", "earliest");
+    for (const auto& [name, value] : settings.properties) Set(conf.get(), name, value);
+    impl_->rk = MakeHandle(RD_KAFKA_CONSUMER, std::move(conf));
+    impl_->sink = std::move(sink);
+    rd_kafka_poll_set_consumer(impl_->rk.get());
+    PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+    if (auto err = rd_kafka_subscribe(impl_->rk.get(), topics.get())) {
+        throw KafkaError("cannot subscribe to " + topic + ": " + rd_kafka_err2str(err));
+    }
+}
+
+Consumer::~Consumer() { Close(); }
+
+void Consumer::Close() {
+    if (impl_->closed) return;
+    impl_->closed = true;
+    rd_kafka_consumer_close(impl_->rk.get());
+}
+
+std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::milliseconds timeout) {
+    auto* rk = impl_->rk.get();
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (impl_->pending.empty()) {
+        while (impl_->pending.size() < max_messages) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0 && !impl_->pending.empty()) break;
+            MessagePtr m(rd_kafka_consumer_poll(rk, static_cast<int>(std::max<long>(0, left.count()))));
+            if (!m) break;
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                    core::Logger("consumer")->warn("event=consume_error error=\"{}\"",
+                                                   rd_kafka_message_errstr(m.get()));
+                }
+                continue;
+            }
+            impl_->pending.push_back(ToMessage(m.get()));
+        }
+    } else {
+        // Keep the membership alive while the sink is failing; partitions are paused.
+        MessagePtr m(rd_kafka_consumer_poll(rk, static_cast<int>(timeout.count())));
+    }
+    if (impl_->pending.empty()) return 0;
+
+    bool durable = false;
+    try {
+        durable = impl_->sink(impl_->pending);
+    } catch (const std::exception& e) {
+        core::Logger("consumer")->error("event=sink_failed error=\"{}\"", e.what());
+    }
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (!durable) {
+        if (!impl_->paused && rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            PartitionListPtr holder(assigned);
+            rd_kafka_pause_partitions(rk, assigned);
+            impl_->paused = true;
+        }
+        return 0;
+    }
+    // Commit offset+1 of the highest message per partition, synchronously: only durable rows.
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> next;
+    for (const auto& m : impl_->pending) {
+        auto& offset = next[{m.topic, m.partition}];
+        offset = std::max(offset, m.offset + 1);
+    }
+    PartitionListPtr offsets(rd_kafka_topic_partition_list_new(static_cast<int>(next.size())));
+    for (const auto& [tp, offset] : next) {
+        rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = offset;
+    }
+    if (auto err = rd_kafka_commit(rk, offsets.get(), 0)) {
+        // Durable already; a failed commit only means a redelivery, deduplicated by the inbox.
+        core::Logger("consumer")->warn("event=commit_failed error=\"{}\"", rd_kafka_err2str(err));
+    }
+    auto count = impl_->pending.size();
+    impl_->pending.clear();
+    if (impl_->paused && rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        PartitionListPtr holder(assigned);
+        rd_kafka_resume_partitions(rk, assigned);
+        impl_->paused = false;
+    }
+    return count;
+}
+
+// --- producer ---------------------------------------------------------------------------------
+
+struct Producer::Impl {
+    HandlePtr rk;
+    std::vector<DeliveryReport> reports;  ///< filled by the delivery callback during poll
+};
+
+Producer::Producer(const Settings& settings) : impl_(std::make_unique<Impl>()) {
+    auto conf = MakeConf(settings);
+    // Idempotent producer: no duplicates or reordering from internal retries
+    // (librdkafka INTRODUCTION.md, "Idempotent Producer"); messages wait out broker outages.
+    Set(conf.get(), "enable.idempotence", "true");
+    Set(conf.get(), "acks", "all");
+    Set(conf.get(), "message.timeout.ms", "0");
+    for (const auto& [name, value] : settings.properties) Set(conf.get(), name, value);
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+        auto* impl = static_cast<Producer::Impl*>(opaque);
+        auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
+        impl->reports.push_back({id, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
+                                 m->err ? rd_kafka_err2str(m->err) : ""});
+    });
+    rd_kafka_conf_set_opaque(conf.get(), impl_.get());
+    impl_->rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));
+}
+
+Producer::~Producer() { rd_kafka_flush(impl_->rk.get(), 5000); }
+
+bool Producer::Produce(const OutboundMessage& message, std::uint64_t id) {
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(message.headers.size());
+    for (const auto& h : message.headers) {
+        rd_kafka_header_add(headers, h.name.c_str(), -1, h.value.data(), h.value.size());
+    }
+    auto err = rd_kafka_producev(
+        impl_->rk.get(), RD_KAFKA_V_TOPIC(message.topic.c_str()),
+        RD_KAFKA_V_KEY(message.key.data(), message.key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(message.payload.data()), message.payload.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))), RD_KAFKA_V_END);
+    if (err) {
+        rd_kafka_headers_destroy(headers);  // not taken over on failure
+        return false;
+    }
+    return true;
+}
+
+std::vector<DeliveryReport> Producer::Poll(std::chrono::milliseconds timeout) {
+    rd_kafka_poll(impl_->rk.get(), static_cast<int>(timeout.count()));
+    return std::exchange(impl_->reports, {});
+}
+
+std::vector<DeliveryReport> Producer::Flush(std::chrono::milliseconds timeout, bool* complete) {
+    auto err = rd_kafka_flush(impl_->rk.get(), static_cast<int>(timeout.count()));
+    if (complete) *complete = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    return std::exchange(impl_->reports, {});
+}
+
+// --- embedded cluster -------------------------------------------------------------------------
+
+struct EmbeddedCluster::Impl {
+    HandlePtr rk;  ///< hosts the mock cluster
+    rd_kafka_mock_cluster_t* cluster = nullptr;
+    int brokers = 1;
+};
+
+EmbeddedCluster::EmbeddedCluster(int broker_count, const std::vector<TopicSpec>& topics)
+    : impl_(std::make_unique<Impl>()) {
+    ConfPtr conf(rd_kafka_conf_new());
+    impl_->rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));
+    impl_->cluster = rd_kafka_mock_cluster_new(impl_->rk.get(), broker_count);
+    if (!impl_->cluster) throw KafkaError("cannot start the embedded Kafka cluster");
+    impl_->brokers = broker_count;
+    for (const auto& t : topics) {
+        if (auto err = rd_kafka_mock_topic_create(impl_->cluster, t.name.c_str(), t.partitions,
+                                                  std::min(broker_count, 3))) {
+            throw KafkaError("cannot create topic " + t.name + ": " + rd_kafka_err2str(err));
+        }
+    }
+}
+
+EmbeddedCluster::~EmbeddedCluster() {
+    if (impl_->cluster) rd_kafka_mock_cluster_destroy(impl_->cluster);
+}
+
+std::string EmbeddedCluster::bootstrap_servers() const {
+    return rd_kafka_mock_cluster_bootstraps(impl_->cluster);
+}
+
+void EmbeddedCluster::SetAllBrokersUp(bool up) {
+    for (int id = 1; id <= impl_->brokers; ++id) {
+        if (up) rd_kafka_mock_broker_set_up(impl_->cluster, id);
+        else rd_kafka_mock_broker_set_down(impl_->cluster, id);
+    }
+}
+
+}  // namespace kyc_bridge::kafka
