@@ -237,6 +237,7 @@ struct EmbeddedCluster::Impl {
 EmbeddedCluster::EmbeddedCluster(int broker_count, const std::vector<TopicSpec>& topics)
     : impl_(std::make_unique<Impl>()) {
     ConfPtr conf(rd_kafka_conf_new());
+    Set(conf.get(), "log_level", "3");  // the host handle never connects: no bootstrap warning
     impl_->rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));
     impl_->cluster = rd_kafka_mock_cluster_new(impl_->rk.get(), broker_count);
     if (!impl_->cluster) throw KafkaError("cannot start the embedded Kafka cluster");
