@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+// HttpAuth0Api against an in-process cpp-httplib fake of Auth0.
+#include "kyc_bridge/auth0/management_client.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+namespace kyc_bridge::auth0 {
+namespace {
+
+using core::ErrorKind;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const json kUserJson = {{"user_id", "auth0|cus_1"},
+                        {"email", "jane@example.com"},
+                        {"given_name", "Jane"},
+                        {"app_metadata", {{"customer_id", "cus_1"}}},
+                        {"identities", json::array({{{"connection", "Username-Password-Authentication"}}})}};
+
+// A minimal Auth0: /oauth/token hands out tok-1, tok-2, …; the /api/v2 handlers are per test.
+class FakeAuth0 {
+public:
+    FakeAuth0() {
+        server_.Post("/oauth/token", [this](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard lock(mutex);
+            token_bodies.push_back(req.body);
+            if (token_status != 200) {
+                res.status = token_status;
+                res.set_content(R"({"error":"access_denied","error_description":"Unauthorized"})",
+                                "application/json");
+                return;
+            }
+            res.set_content(json{{"access_token", "tok-" + std::to_string(token_bodies.size())},
+                                 {"expires_in", 86400},
+                                 {"token_type", "Bearer"}}.dump(),
+                            "application/json");
+        });
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        while (!server_.is_running()) std::this_thread::sleep_for(1ms);
+    }
+    ~FakeAuth0() {
+        server_.stop();
+        thread_.join();
+    }
+    httplib::Server& server() { return server_; }
+    ClientSettings Settings() const {
+        ClientSettings s;
+        s.base_url = "http://127.0.0.1:" + std::to_string(port_) + "/";
+        s.client_id = "cid";
+        s.client_secret = "s3cret&=";
+        s.audience = "https://tenant.example/api/v2/";
+        s.allow_insecure_http = true;
+        s.connect_timeout_ms = 1000;
+        s.request_timeout_ms = 3000;
+        return s;
+    }
+
+    std::mutex mutex;
+    std::vector<std::string> token_bodies;
+    int token_status = 200;
+
+private:
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread thread_;
+};
+
+NewUser SampleUser() {
+    NewUser u;
+    u.user_id = "cus_1";
+    u.connection = "Username-Password-Authentication";
+    u.email = "jane@example.com";
+    u.password = "pw";
+    u.given_name = "Jane";
+    u.app_metadata = {{"customer_id", "cus_1"}};
+    return u;
+}
+
+TEST(HttpAuth0Api, CreateUserSendsTheBodyAndParsesThe201) {
+    FakeAuth0 auth0;
+    json seen;
+    std::string authorization;
+    auth0.server().Post("/api/v2/users", [&](const httplib::Request& req, httplib::Response& res) {
+        seen = json::parse(req.body);
+        authorization = req.get_header_value("Authorization");
+        res.status = 201;
+        res.set_content(kUserJson.dump(), "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto user = api.CreateUser(SampleUser());
+    ASSERT_TRUE(user) << user.error().message;
+    EXPECT_EQ(user->user_id, "auth0|cus_1");
+    EXPECT_EQ(user->connection, "Username-Password-Authentication");
+    EXPECT_EQ(user->given_name, "Jane");
+    EXPECT_FALSE(user->family_name);
+    EXPECT_EQ(user->app_metadata["customer_id"], "cus_1");
+    EXPECT_EQ(authorization, "Bearer tok-1");
+    EXPECT_EQ(seen["user_id"], "cus_1");
+    EXPECT_EQ(seen["verify_email"], false);
+    EXPECT_EQ(seen["password"], "pw");
+    EXPECT_FALSE(seen.contains("family_name"));
+    ASSERT_EQ(auth0.token_bodies.size(), 1u);
+    const std::string& form = auth0.token_bodies[0];
+    EXPECT_NE(form.find("grant_type=client_credentials"), std::string::npos);
+    EXPECT_NE(form.find("client_secret=s3cret%26%3D"), std::string::npos);
+    EXPECT_NE(form.find("audience=https%3A%2F%2Ftenant.example%2Fapi%2Fv2%2F"), std::string::npos);
+    EXPECT_EQ(api.stats().requests.load(), 2u);
+    EXPECT_EQ(api.stats().token_fetches.load(), 1u);
+}
+
+TEST(HttpAuth0Api, DuplicateCreateIsConflict) {
+    FakeAuth0 auth0;
+    auth0.server().Post("/api/v2/users", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 409;
+        res.set_content(R"({"statusCode":409,"error":"Conflict","message":"The user already exists.","errorCode":"auth0_idp_error"})",
+                        "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto user = api.CreateUser(SampleUser());
+    ASSERT_FALSE(user);
+    EXPECT_EQ(user.error().kind, ErrorKind::kConflict);
+    EXPECT_EQ(user.error().http_status, 409);
+    EXPECT_EQ(user.error().message.find("jane"), std::string::npos);
+}
+
+TEST(HttpAuth0Api, A401RefetchesTheTokenOnceAndRepeatsTheCall) {
+    FakeAuth0 auth0;
+    std::atomic<int> calls{0};
+    auth0.server().Post("/api/v2/users", [&](const httplib::Request& req, httplib::Response& res) {
+        ++calls;
+        if (req.get_header_value("Authorization") == "Bearer tok-1") {
+            res.status = 401;
+            res.set_content(R"({"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation"})",
+                            "application/json");
+            return;
+        }
+        res.status = 201;
+        res.set_content(kUserJson.dump(), "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto user = api.CreateUser(SampleUser());
+    ASSERT_TRUE(user) << user.error().message;
+    EXPECT_EQ(calls.load(), 2);
+    EXPECT_EQ(api.stats().token_fetches.load(), 2u);
+}
+
+TEST(HttpAuth0Api, ASecond401IsPermanent) {
+    FakeAuth0 auth0;
+    std::atomic<int> calls{0};
+    auth0.server().Get(R"(/api/v2/roles)", [&](const httplib::Request&, httplib::Response& res) {
+        ++calls;
+        res.status = 401;
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto status = api.Probe();
+    ASSERT_FALSE(status);
+    EXPECT_EQ(status.error().kind, ErrorKind::kPermanent);
+    EXPECT_NE(status.error().message.find("401 twice"), std::string::npos);
+    EXPECT_EQ(calls.load(), 2);
+}
+
+TEST(HttpAuth0Api, TokenEndpointRefusalIsConfigurationAndNotRetried) {
+    FakeAuth0 auth0;
+    auth0.token_status = 401;
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto status = api.Probe();
+    ASSERT_FALSE(status);
+    EXPECT_EQ(status.error().kind, ErrorKind::kConfiguration);
+    EXPECT_EQ(status.error().message.find("s3cret"), std::string::npos);
+    EXPECT_EQ(auth0.token_bodies.size(), 1u);
+}
+
+TEST(HttpAuth0Api, A429IsRateLimitedWithNotBeforeFromTheReset) {
+    FakeAuth0 auth0;
+    auth0.server().Post("/api/v2/users", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 429;
+        res.set_header("x-ratelimit-limit", "50");
+        res.set_header("x-ratelimit-remaining", "0");
+        res.set_header("x-ratelimit-reset", "1800000042");
+        res.set_content(R"({"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"})",
+                        "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto user = api.CreateUser(SampleUser());
+    ASSERT_FALSE(user);
+    EXPECT_EQ(user.error().kind, ErrorKind::kRateLimited);
+    ASSERT_TRUE(user.error().not_before);
+    EXPECT_EQ(user.error().not_before->time_since_epoch(), std::chrono::seconds{1'800'000'042});
+    EXPECT_EQ(api.stats().rate_limited.load(), 1u);
+    // The next request waits (on the fake clock) until the reset.
+    auto again = api.CreateUser(SampleUser());
+    EXPECT_GE(clock.Now().time_since_epoch(), std::chrono::seconds{1'800'000'042});
+}
+
+TEST(HttpAuth0Api, PercentEncodesTheUserIdAndGets404AsNothing) {
+    FakeAuth0 auth0;
+    std::string target;
+    auth0.server().Get(R"(/api/v2/users/(.*))", [&](const httplib::Request& req, httplib::Response& res) {
+        target = req.target;
+        res.status = 404;
+        res.set_content(R"({"statusCode":404,"error":"Not Found","message":"The user does not exist.","errorCode":"inexistent_user"})",
+                        "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto user = api.GetUser("auth0|x y/z");
+    ASSERT_TRUE(user) << user.error().message;
+    EXPECT_FALSE(user->has_value());
+    EXPECT_EQ(target, "/api/v2/users/auth0%7Cx%20y%2Fz");
+}
+
+TEST(HttpAuth0Api, GetUsersByEmailEncodesTheQuery) {
+    FakeAuth0 auth0;
+    std::string email;
+    auth0.server().Get("/api/v2/users-by-email", [&](const httplib::Request& req, httplib::Response& res) {
+        email = req.get_param_value("email");
+        res.set_content(json::array({kUserJson}).dump(), "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto users = api.GetUsersByEmail("j+1@example.com");
+    ASSERT_TRUE(users) << users.error().message;
+    ASSERT_EQ(users->size(), 1u);
+    EXPECT_EQ(email, "j+1@example.com");
+}
+
+TEST(HttpAuth0Api, ChangePasswordCarriesNoTokenAndIsNotPaced) {
+    FakeAuth0 auth0;
+    std::string authorization = "unset";
+    json seen;
+    auth0.server().Post("/dbconnections/change_password", [&](const httplib::Request& req, httplib::Response& res) {
+        authorization = req.get_header_value("Authorization");
+        seen = json::parse(req.body);
+        res.set_content("We've just sent you an email to reset your password.", "text/plain");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto status = api.SendPasswordChangeEmail("jane@example.com", "Username-Password-Authentication", "app");
+    ASSERT_TRUE(status) << status.error().message;
+    EXPECT_EQ(authorization, "");
+    EXPECT_EQ(seen["client_id"], "app");
+    EXPECT_EQ(auth0.token_bodies.size(), 0u);
+    EXPECT_EQ(api.pacer_stats().requests_paced.load(), 0u);
+}
+
+TEST(HttpAuth0Api, MalformedSuccessIsTransient) {
+    FakeAuth0 auth0;
+    auth0.server().Post("/api/v2/users", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 201;
+        res.set_content("<html>proxy</html>", "text/html");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto user = api.CreateUser(SampleUser());
+    ASSERT_FALSE(user);
+    EXPECT_EQ(user.error().kind, ErrorKind::kTransient);
+}
+
+TEST(HttpAuth0Api, AssignRolesAccepts204) {
+    FakeAuth0 auth0;
+    json seen;
+    auth0.server().Post(R"(/api/v2/users/(.*)/roles)", [&](const httplib::Request& req, httplib::Response& res) {
+        seen = json::parse(req.body);
+        res.status = 204;
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    ASSERT_TRUE(api.AssignRoles("auth0|cus_1", {"rol_1", "rol_2"}));
+    EXPECT_EQ(seen, (json{{"roles", {"rol_1", "rol_2"}}}));
+}
+
+TEST(HttpAuth0Api, SixteenConcurrentCallersShareOneToken) {
+    FakeAuth0 auth0;
+    auth0.server().Get(R"(/api/v2/users/(.*))", [](const httplib::Request&, httplib::Response& res) {
+        std::this_thread::sleep_for(5ms);
+        res.set_content(kUserJson.dump(), "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 16; ++i) {
+        threads.emplace_back([&] {
+            for (int n = 0; n < 5; ++n) ok += api.GetUser("auth0|cus_1").ok() ? 1 : 0;
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok.load(), 80);
+    EXPECT_EQ(auth0.token_bodies.size(), 1u);
+}
+
+TEST(ResolveRoleIds, MatchesNamesExactlyAndReportsMissingRoles) {
+    FakeAuth0 auth0;
+    std::string query;
+    auth0.server().Get("/api/v2/roles", [&](const httplib::Request& req, httplib::Response& res) {
+        query = req.target;
+        res.set_content(R"([{"id":"rol_a","name":"ROLE_CUSTOMER_VIP"},{"id":"rol_b","name":"ROLE_CUSTOMER"},{"id":"rol_c","name":"role_customer"}])",
+                        "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto ids = ResolveRoleIds(api, {"ROLE_CUSTOMER"});
+    ASSERT_TRUE(ids) << ids.error().message;
+    EXPECT_EQ(*ids, std::vector<std::string>{"rol_b"});
+    EXPECT_EQ(query, "/api/v2/roles?name_filter=ROLE_CUSTOMER&per_page=100");
+
+    auto missing = ResolveRoleIds(api, {"Role_Customer"});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().kind, ErrorKind::kConfiguration);
+    EXPECT_EQ(missing.error().code, "role_not_found");
+    EXPECT_NE(missing.error().message.find("Role_Customer"), std::string::npos);
+}
+
+TEST(PercentEncode, KeepsOnlyUnreservedCharacters) {
+    EXPECT_EQ(PercentEncode("auth0|x"), "auth0%7Cx");
+    EXPECT_EQ(PercentEncode("A-z_0.9~"), "A-z_0.9~");
+    EXPECT_EQ(PercentEncode("a b+c@d"), "a%20b%2Bc%40d");
+}
+
+}  // namespace
+}  // namespace kyc_bridge::auth0
