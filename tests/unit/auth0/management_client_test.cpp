@@ -57,8 +57,9 @@ public:
         s.client_secret = "s3cret&=";
         s.audience = "https://tenant.example/api/v2/";
         s.allow_insecure_http = true;
-        s.connect_timeout_ms = 1000;
-        s.request_timeout_ms = 3000;
+        // cpp-httplib listens with a backlog of 5: a burst of connects can wait for a SYN resend.
+        s.connect_timeout_ms = 5000;
+        s.request_timeout_ms = 5000;
         return s;
     }
 
