@@ -21,6 +21,10 @@ using namespace std::chrono_literals;
 class LocalServer {
 public:
     LocalServer() {
+        // cpp-httplib closes a keep-alive connection after 5 requests by default; curl may reuse
+        // it at that moment and see a reset (a transient error the daemon retries, but a flake
+        // here). Keep connections open for the whole test.
+        server_.set_keep_alive_max_count(100000);
         port_ = server_.bind_to_any_port("127.0.0.1");
         thread_ = std::thread([this] { server_.listen_after_bind(); });
         // The socket already listens (bind_to_any_port); wait for the accept loop anyway.
@@ -107,7 +111,8 @@ TEST(HttpClient, ServesConcurrentCallers) {
                     ++ok;
                 } else {
                     std::lock_guard lock(mutex);
-                    if (first_error.empty()) first_error = r ? "status " + std::to_string(r->status) : r.error().message;
+                    if (first_error.empty())
+                        first_error = r ? "status " + std::to_string(r->status) : r.error().message;
                 }
             }
         });
@@ -154,7 +159,8 @@ TEST(HttpClient, ConnectionRefusedIsTransient) {
 
 TEST(HttpClient, RefusesPlainHttpUnlessAllowed) {
     LocalServer local;
-    local.server().Get("/", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
+    local.server().Get("/",
+                       [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
     HttpClient client(Options{});
     auto r = client.Perform({"GET", local.Url("/"), {}, {}});
     ASSERT_FALSE(r);
