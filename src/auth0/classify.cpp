@@ -2,8 +2,8 @@
 // Status → error kind for the Management and Authentication APIs, and rate-limit header parsing.
 #include "kyc_bridge/auth0/classify.hpp"
 
-#include <charconv>
 #include <cctype>
+#include <charconv>
 
 #include <nlohmann/json.hpp>
 
@@ -70,7 +70,8 @@ const char* Hint(ErrorKind kind) {
         case ErrorKind::kUnauthorized: return "token refused, fetching a new one";
         case ErrorKind::kConfiguration:
             return "check auth0.client_id/client_secret/audience, the client grant and its scopes";
-        case ErrorKind::kPermanent: return "the request was refused; fix the data and replay the job";
+        case ErrorKind::kPermanent:
+            return "the request was refused; fix the data and replay the job";
         case ErrorKind::kConflict: return "the user already exists";
     }
     return "";
@@ -133,7 +134,8 @@ std::string ScrubAuth0Message(std::string_view message) {
     // Payload validation errors quote the refused value: "…format email: X' on property email".
     constexpr std::string_view kQuoted = "format email: ";
     std::string text(message.substr(0, 4 * kMaxMessage));
-    for (auto pos = text.find(kQuoted); pos != std::string::npos; pos = text.find(kQuoted, pos + 1)) {
+    for (auto pos = text.find(kQuoted); pos != std::string::npos;
+         pos = text.find(kQuoted, pos + 1)) {
         const auto start = pos + kQuoted.size();
         auto end = text.find('\'', start);
         if (end == std::string::npos) end = text.size();
@@ -146,7 +148,8 @@ std::string ScrubAuth0Message(std::string_view message) {
         while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
         std::string_view word(text.data() + i, j - i);
         out += word.find('@') == std::string_view::npos ? std::string(word) : "<redacted>";
-        while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) out += text[j++];
+        while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j])))
+            out += text[j++];
         i = j;
     }
     if (out.size() > kMaxMessage) out = out.substr(0, kMaxMessage) + "…";

@@ -64,13 +64,14 @@ HttpAuth0Api::~HttpAuth0Api() = default;
 core::Result<Token> HttpAuth0Api::FetchToken() {
     const Call call{ApiKind::kTokenEndpoint, "POST /oauth/token"};
     ++stats_.token_fetches;
-    http::Request request{"POST", settings_.base_url + "/oauth/token",
-                          {{"Content-Type", "application/x-www-form-urlencoded"},
-                           {"Accept", "application/json"}},
-                          wire::FormEncode({{"grant_type", "client_credentials"},
-                                            {"client_id", settings_.client_id},
-                                            {"client_secret", settings_.client_secret},
-                                            {"audience", settings_.audience}})};
+    http::Request request{
+        "POST",
+        settings_.base_url + "/oauth/token",
+        {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}},
+        wire::FormEncode({{"grant_type", "client_credentials"},
+                          {"client_id", settings_.client_id},
+                          {"client_secret", settings_.client_secret},
+                          {"audience", settings_.audience}})};
     auto answer = Send(call, request);
     if (!answer) return answer.error();
     const core::TimePoint now = clock_.Now();
@@ -101,9 +102,9 @@ core::Result<http::Response> HttpAuth0Api::Send(const Call& call, const http::Re
 core::Error HttpAuth0Api::Failed(const Call& call, core::Error error) {
     if (error.http_status == 429) ++stats_.rate_limited;
     if (error.http_status >= 500) ++stats_.server_errors;
-    core::Logger("auth0")->warn("event=auth0_call_failed endpoint=\"{}\" status={} kind={} code={} error=\"{}\"",
-                                call.endpoint, error.http_status, core::ToString(error.kind),
-                                error.code, error.message);
+    core::Logger("auth0")->warn(
+        "event=auth0_call_failed endpoint=\"{}\" status={} kind={} code={} error=\"{}\"",
+        call.endpoint, error.http_status, core::ToString(error.kind), error.code, error.message);
     return error;
 }
 
@@ -114,9 +115,11 @@ core::Result<http::Response> HttpAuth0Api::Management(const Call& call, const st
     for (int attempt = 0;; ++attempt) {
         auto token = tokens_.Get();  // a failed fetch was logged by FetchToken
         if (!token) return token.error();
-        http::Request request{method, settings_.base_url + path_and_query,
-                              {{"Authorization", "Bearer " + *token}, {"Accept", "application/json"}},
-                              {}};
+        http::Request request{
+            method,
+            settings_.base_url + path_and_query,
+            {{"Authorization", "Bearer " + *token}, {"Accept", "application/json"}},
+            {}};
         if (body) {
             request.headers.emplace_back("Content-Type", "application/json");
             request.body = body->dump();
@@ -135,7 +138,8 @@ core::Result<http::Response> HttpAuth0Api::Management(const Call& call, const st
             // Expired or revoked ahead of our clock: only this token is dropped, so concurrent
             // 401s for it cause a single new fetch.
             tokens_.Invalidate(*token);
-            core::Logger("auth0")->info("event=token_refused endpoint=\"{}\" action=refetch", call.endpoint);
+            core::Logger("auth0")->info("event=token_refused endpoint=\"{}\" action=refetch",
+                                        call.endpoint);
             continue;
         }
         core::Error error = *ClassifyAnswer(call, *answer, clock_.Now());
@@ -162,7 +166,8 @@ core::Result<User> HttpAuth0Api::CreateUser(const NewUser& user) {
 core::Result<std::optional<User>> HttpAuth0Api::GetUser(const std::string& user_id) {
     // "pass the URL-encoded user ID" (docs-v2 get-users-by-id-or-email.mdx)
     const Call call{ApiKind::kManagement, "GET /api/v2/users/{id}"};
-    auto answer = Management(call, "GET", "/api/v2/users/" + PercentEncode(user_id), std::nullopt, 404);
+    auto answer =
+        Management(call, "GET", "/api/v2/users/" + PercentEncode(user_id), std::nullopt, 404);
     if (!answer) return answer.error();
     if (answer->status == 404) return std::optional<User>{};
     auto parsed = wire::ParseUser(json::parse(answer->body, nullptr, false));
@@ -172,7 +177,8 @@ core::Result<std::optional<User>> HttpAuth0Api::GetUser(const std::string& user_
 
 core::Result<std::vector<User>> HttpAuth0Api::GetUsersByEmail(const std::string& email) {
     const Call call{ApiKind::kManagement, "GET /api/v2/users-by-email"};
-    auto answer = Management(call, "GET", "/api/v2/users-by-email?email=" + PercentEncode(email), std::nullopt);
+    auto answer = Management(call, "GET", "/api/v2/users-by-email?email=" + PercentEncode(email),
+                             std::nullopt);
     if (!answer) return answer.error();
     auto users = wire::ParseUsers(answer->body);
     if (!users) return Failed(call, MalformedAnswer(call, answer->status, "not an array of users"));
@@ -199,18 +205,22 @@ core::Status HttpAuth0Api::SendPasswordChangeEmail(const std::string& email,
     // §1), so it is not paced with the Management API. Answers 200 with plain text (§6).
     const Call call{ApiKind::kAuthentication, "POST /dbconnections/change_password"};
     json body = {{"client_id", client_id}, {"email", email}, {"connection", connection}};
-    http::Request request{"POST", settings_.base_url + "/dbconnections/change_password",
-                          {{"Content-Type", "application/json"}}, body.dump()};
+    http::Request request{"POST",
+                          settings_.base_url + "/dbconnections/change_password",
+                          {{"Content-Type", "application/json"}},
+                          body.dump()};
     auto answer = Send(call, request);
     if (!answer) return answer.error();
-    if (auto error = ClassifyAnswer(call, *answer, clock_.Now())) return Failed(call, std::move(*error));
+    if (auto error = ClassifyAnswer(call, *answer, clock_.Now()))
+        return Failed(call, std::move(*error));
     return {};
 }
 
 core::Result<std::vector<Role>> HttpAuth0Api::FindRoles(const std::string& name_filter) {
     const Call call{ApiKind::kManagement, "GET /api/v2/roles"};
-    auto answer = Management(call, "GET", "/api/v2/roles?name_filter=" + PercentEncode(name_filter) + "&per_page=100",
-                             std::nullopt);
+    auto answer = Management(
+        call, "GET", "/api/v2/roles?name_filter=" + PercentEncode(name_filter) + "&per_page=100",
+        std::nullopt);
     if (!answer) return answer.error();
     auto roles = wire::ParseRoles(answer->body);
     if (!roles) return Failed(call, MalformedAnswer(call, answer->status, "not an array of roles"));
@@ -234,8 +244,9 @@ core::Result<std::vector<std::string>> ResolveRoleIds(Auth0Api& api,
         }
         if (match == nullptr) {
             return core::Error{core::ErrorKind::kConfiguration,
-                               "role \"" + name + "\" does not exist in Auth0 (exact, case-sensitive "
-                               "name); create it or fix auth0.roles",
+                               "role \"" + name +
+                                   "\" does not exist in Auth0 (exact, case-sensitive "
+                                   "name); create it or fix auth0.roles",
                                "role_not_found", 0, std::nullopt};
         }
         ids.push_back(match->id);

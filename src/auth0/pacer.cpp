@@ -17,7 +17,8 @@ constexpr auto kProbeWaitSlice = 50ms;  // real time: waiting for another thread
 
 std::optional<Duration> IntervalOf(std::optional<double> max_requests_per_second) {
     if (!max_requests_per_second || *max_requests_per_second <= 0) return std::nullopt;
-    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1.0 / *max_requests_per_second));
+    return std::chrono::duration_cast<Duration>(
+        std::chrono::duration<double>(1.0 / *max_requests_per_second));
 }
 
 }  // namespace
@@ -51,7 +52,8 @@ void Pacer::Acquire() {
     if (waited) {
         ++stats_.requests_waited;
         const auto waited_for = std::max(Duration{}, clock_.Now() - start);
-        stats_.wait_ms_total += std::chrono::duration_cast<std::chrono::milliseconds>(waited_for).count();
+        stats_.wait_ms_total +=
+            std::chrono::duration_cast<std::chrono::milliseconds>(waited_for).count();
     }
 }
 

@@ -12,7 +12,8 @@ std::string PercentEncode(std::string_view text) {
     out.reserve(text.size());
     for (unsigned char c : text) {
         const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+                                (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                                c == '~';
         if (unreserved) {
             out += static_cast<char>(c);
         } else {

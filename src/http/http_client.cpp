@@ -27,8 +27,10 @@ std::string Lower(std::string_view text) {
 }
 
 std::string_view Trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+        text.remove_prefix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+        text.remove_suffix(1);
     return text;
 }
 
@@ -113,12 +115,14 @@ CURLcode Configure(CURL* h, const Request& request, const Options& options, Head
         if (rc == CURLE_OK) rc = result;
     };
     set(curl_easy_setopt(h, CURLOPT_URL, request.url.c_str()));
-    set(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, options.allow_insecure_http ? "http,https" : "https"));
+    set(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR,
+                         options.allow_insecure_http ? "http,https" : "https"));
     set(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));
     set(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L));
     set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));
     set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));
-    set(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout_ms)));
+    set(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                         static_cast<long>(options.connect_timeout_ms)));
     set(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout_ms)));
     set(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer));
     set(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnBody));
@@ -137,7 +141,8 @@ CURLcode Configure(CURL* h, const Request& request, const Options& options, Head
         }
     }
     bool allocated = headers.Append("Expect:");  // no 100-continue round trip
-    for (const auto& [name, value] : request.headers) allocated = allocated && headers.Append(name + ": " + value);
+    for (const auto& [name, value] : request.headers)
+        allocated = allocated && headers.Append(name + ": " + value);
     if (!allocated) return CURLE_OUT_OF_MEMORY;
     set(curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.Get()));
     return rc;

@@ -20,7 +20,8 @@
 namespace kyc_bridge::auth0 {
 
 struct ClientSettings {
-    std::string base_url;  ///< https://tenant.eu.auth0.com, or http://127.0.0.1:PORT with allow_insecure_http
+    std::string base_url;  ///< https://tenant.eu.auth0.com, or http://127.0.0.1:PORT with
+                           ///< allow_insecure_http
     std::string client_id;
     std::string client_secret;  ///< never logged
     std::string audience;       ///< https://tenant.eu.auth0.com/api/v2/

@@ -16,7 +16,7 @@ namespace kyc_bridge::auth0 {
 
 /// Plain counters; another module renders them as metrics.
 struct PacerStats {
-    std::atomic<std::uint64_t> requests_paced{0};  ///< Acquire calls that returned
+    std::atomic<std::uint64_t> requests_paced{0};   ///< Acquire calls that returned
     std::atomic<std::uint64_t> requests_waited{0};  ///< … of which had to wait
     std::atomic<std::uint64_t> wait_ms_total{0};    ///< clock time spent waiting in Acquire
 };
@@ -30,7 +30,8 @@ struct PacerStats {
 /// the time until `reset` (interval = time to reset / (estimate + 1)), so a small budget is not
 /// burned at once. When it reaches 0, callers wait until `reset`, then a single probe request
 /// goes out and the others wait for its answer to learn the refilled `remaining`. Answers
-/// without the headers switch pacing off (the API does not report limits). A 429 blocks every
+/// without the headers switch pacing off (the API does not report limits), and requests are
+/// not held back before the first answer has been seen. A 429 blocks every
 /// caller until its not_before (BlockUntil). max_requests_per_second caps the rate further.
 ///
 /// Thread-safe. Every Acquire must be followed by exactly one Observe (an answer came) or

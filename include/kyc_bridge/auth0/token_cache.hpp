@@ -68,7 +68,7 @@ private:
     std::condition_variable fetched_;
     std::optional<Cached> cached_;
     bool fetching_ = false;
-    std::uint64_t generation_ = 0;          ///< completed fetches
+    std::uint64_t generation_ = 0;           ///< completed fetches
     std::optional<core::Error> last_error_;  ///< of the latest completed fetch
     std::atomic<std::uint64_t> fetches_{0};
 };

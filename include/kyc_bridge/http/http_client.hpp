@@ -33,7 +33,7 @@ struct Response {
 
 struct Options {
     int connect_timeout_ms = 3000;
-    int request_timeout_ms = 10000;  ///< whole request, connect included
+    int request_timeout_ms = 10000;    ///< whole request, connect included
     bool allow_insecure_http = false;  ///< allow http:// (tests, the local emulator)
     std::size_t max_response_bytes = 4 << 20;
 };

@@ -68,7 +68,9 @@ TEST(Classify, SuccessIsNoError) {
 TEST(Classify, PermanentCarriesAuth0MessageAndErrorCode) {
     auto error = ClassifyAnswer(
         kUsers,
-        Answer(400, R"({"statusCode":400,"error":"Bad Request","message":"PasswordStrengthError: Password is too weak","errorCode":"invalid_body"})"),
+        Answer(
+            400,
+            R"({"statusCode":400,"error":"Bad Request","message":"PasswordStrengthError: Password is too weak","errorCode":"invalid_body"})"),
         kNow);
     ASSERT_TRUE(error);
     EXPECT_EQ(error->kind, ErrorKind::kPermanent);
@@ -81,7 +83,9 @@ TEST(Classify, PermanentCarriesAuth0MessageAndErrorCode) {
 TEST(Classify, ConflictKeepsAuth0Code) {
     auto error = ClassifyAnswer(
         kUsers,
-        Answer(409, R"({"statusCode":409,"error":"Conflict","message":"The user already exists.","errorCode":"auth0_idp_error"})"),
+        Answer(
+            409,
+            R"({"statusCode":409,"error":"Conflict","message":"The user already exists.","errorCode":"auth0_idp_error"})"),
         kNow);
     ASSERT_TRUE(error);
     EXPECT_EQ(error->kind, ErrorKind::kConflict);
@@ -90,17 +94,21 @@ TEST(Classify, ConflictKeepsAuth0Code) {
 
 TEST(Classify, TokenEndpointUsesAuthenticationApiBody) {
     auto error = ClassifyAnswer(
-        kToken, Answer(401, R"({"error":"access_denied","error_description":"Unauthorized"})"), kNow);
+        kToken, Answer(401, R"({"error":"access_denied","error_description":"Unauthorized"})"),
+        kNow);
     ASSERT_TRUE(error);
     EXPECT_EQ(error->kind, ErrorKind::kConfiguration);
     EXPECT_EQ(error->code, "access_denied");
-    EXPECT_NE(error->message.find("POST /oauth/token answered 401: Unauthorized"), std::string::npos);
+    EXPECT_NE(error->message.find("POST /oauth/token answered 401: Unauthorized"),
+              std::string::npos);
 }
 
 TEST(Classify, MessagesNeverCarryEmails) {
     auto error = ClassifyAnswer(
         kUsers,
-        Answer(400, R"({"statusCode":400,"message":"Payload validation error: 'Object didn't pass validation for format email: jane.doe' on property email (The user's email). Also jane@example.com","errorCode":"invalid_body"})"),
+        Answer(
+            400,
+            R"({"statusCode":400,"message":"Payload validation error: 'Object didn't pass validation for format email: jane.doe' on property email (The user's email). Also jane@example.com","errorCode":"invalid_body"})"),
         kNow);
     ASSERT_TRUE(error);
     EXPECT_EQ(error->message.find("jane"), std::string::npos) << error->message;
@@ -108,9 +116,9 @@ TEST(Classify, MessagesNeverCarryEmails) {
 }
 
 TEST(Classify, RateLimitedUsesRetryAfterSeconds) {
-    auto error = ClassifyAnswer(kChangePassword,
-                                Answer(429, "", {{"retry-after", "7"}, {"x-ratelimit-reset", "1800000100"}}),
-                                kNow);
+    auto error = ClassifyAnswer(
+        kChangePassword,
+        Answer(429, "", {{"retry-after", "7"}, {"x-ratelimit-reset", "1800000100"}}), kNow);
     ASSERT_TRUE(error);
     EXPECT_EQ(error->kind, ErrorKind::kRateLimited);
     ASSERT_TRUE(error->not_before);
@@ -118,7 +126,8 @@ TEST(Classify, RateLimitedUsesRetryAfterSeconds) {
 }
 
 TEST(Classify, RateLimitedUsesRetryAfterHttpDate) {
-    auto error = ClassifyAnswer(kUsers, Answer(429, "", {{"retry-after", "Fri, 15 Jan 2027 08:00:30 GMT"}}), kNow);
+    auto error = ClassifyAnswer(
+        kUsers, Answer(429, "", {{"retry-after", "Fri, 15 Jan 2027 08:00:30 GMT"}}), kNow);
     ASSERT_TRUE(error);
     ASSERT_TRUE(error->not_before);
     EXPECT_EQ(error->not_before->time_since_epoch(), std::chrono::seconds{1'800'000'030});
@@ -127,8 +136,10 @@ TEST(Classify, RateLimitedUsesRetryAfterHttpDate) {
 TEST(Classify, RateLimitedFallsBackToRateLimitReset) {
     auto error = ClassifyAnswer(
         kUsers,
-        Answer(429, R"({"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"})",
-               {{"x-ratelimit-reset", "1800000012"}, {"x-ratelimit-remaining", "0"}}),
+        Answer(
+            429,
+            R"({"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"})",
+            {{"x-ratelimit-reset", "1800000012"}, {"x-ratelimit-remaining", "0"}}),
         kNow);
     ASSERT_TRUE(error);
     EXPECT_EQ(error->code, "too_many_requests");
@@ -143,7 +154,8 @@ TEST(Classify, RateLimitedWithoutHeadersHasNoNotBefore) {
 }
 
 TEST(Classify, TransportErrorNamesEndpointAndStaysTransient) {
-    auto error = ClassifyTransportError(kUsers, core::Error::Transient("Timeout was reached", "timeout"));
+    auto error =
+        ClassifyTransportError(kUsers, core::Error::Transient("Timeout was reached", "timeout"));
     EXPECT_EQ(error.kind, ErrorKind::kTransient);
     EXPECT_EQ(error.code, "timeout");
     EXPECT_EQ(error.message.rfind("POST /api/v2/users failed: Timeout was reached", 0), 0u);
@@ -156,8 +168,10 @@ TEST(Classify, MalformedSuccessIsTransient) {
 }
 
 TEST(RateLimitHeaders, ParsesAllThree) {
-    auto h = ParseRateLimitHeaders(
-        Answer(200, "", {{"x-ratelimit-limit", "50"}, {"x-ratelimit-remaining", "49"}, {"x-ratelimit-reset", "1655086415"}}));
+    auto h = ParseRateLimitHeaders(Answer(200, "",
+                                          {{"x-ratelimit-limit", "50"},
+                                           {"x-ratelimit-remaining", "49"},
+                                           {"x-ratelimit-reset", "1655086415"}}));
     EXPECT_EQ(h.limit, 50);
     EXPECT_EQ(h.remaining, 49);
     EXPECT_EQ(h.reset_unix, 1655086415);

@@ -17,11 +17,12 @@ using core::ErrorKind;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const json kUserJson = {{"user_id", "auth0|cus_1"},
-                        {"email", "jane@example.com"},
-                        {"given_name", "Jane"},
-                        {"app_metadata", {{"customer_id", "cus_1"}}},
-                        {"identities", json::array({{{"connection", "Username-Password-Authentication"}}})}};
+const json kUserJson = {
+    {"user_id", "auth0|cus_1"},
+    {"email", "jane@example.com"},
+    {"given_name", "Jane"},
+    {"app_metadata", {{"customer_id", "cus_1"}}},
+    {"identities", json::array({{{"connection", "Username-Password-Authentication"}}})}};
 
 // A minimal Auth0: /oauth/token hands out tok-1, tok-2, …; the /api/v2 handlers are per test.
 class FakeAuth0 {
@@ -38,7 +39,8 @@ public:
             }
             res.set_content(json{{"access_token", "tok-" + std::to_string(token_bodies.size())},
                                  {"expires_in", 86400},
-                                 {"token_type", "Bearer"}}.dump(),
+                                 {"token_type", "Bearer"}}
+                                .dump(),
                             "application/json");
         });
         port_ = server_.bind_to_any_port("127.0.0.1");
@@ -121,8 +123,9 @@ TEST(HttpAuth0Api, DuplicateCreateIsConflict) {
     FakeAuth0 auth0;
     auth0.server().Post("/api/v2/users", [](const httplib::Request&, httplib::Response& res) {
         res.status = 409;
-        res.set_content(R"({"statusCode":409,"error":"Conflict","message":"The user already exists.","errorCode":"auth0_idp_error"})",
-                        "application/json");
+        res.set_content(
+            R"({"statusCode":409,"error":"Conflict","message":"The user already exists.","errorCode":"auth0_idp_error"})",
+            "application/json");
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
@@ -140,8 +143,9 @@ TEST(HttpAuth0Api, A401RefetchesTheTokenOnceAndRepeatsTheCall) {
         ++calls;
         if (req.get_header_value("Authorization") == "Bearer tok-1") {
             res.status = 401;
-            res.set_content(R"({"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation"})",
-                            "application/json");
+            res.set_content(
+                R"({"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation"})",
+                "application/json");
             return;
         }
         res.status = 201;
@@ -190,8 +194,9 @@ TEST(HttpAuth0Api, A429IsRateLimitedWithNotBeforeFromTheReset) {
         res.set_header("x-ratelimit-limit", "50");
         res.set_header("x-ratelimit-remaining", "0");
         res.set_header("x-ratelimit-reset", "1800000042");
-        res.set_content(R"({"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"})",
-                        "application/json");
+        res.set_content(
+            R"({"statusCode":429,"error":"Too Many Requests","message":"Global limit has been reached","errorCode":"too_many_requests"})",
+            "application/json");
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
@@ -209,11 +214,13 @@ TEST(HttpAuth0Api, A429IsRateLimitedWithNotBeforeFromTheReset) {
 TEST(HttpAuth0Api, PercentEncodesTheUserIdAndGets404AsNothing) {
     FakeAuth0 auth0;
     std::string target;
-    auth0.server().Get(R"(/api/v2/users/(.*))", [&](const httplib::Request& req, httplib::Response& res) {
+    auth0.server().Get(R"(/api/v2/users/(.*))", [&](const httplib::Request& req,
+                                                    httplib::Response& res) {
         target = req.target;
         res.status = 404;
-        res.set_content(R"({"statusCode":404,"error":"Not Found","message":"The user does not exist.","errorCode":"inexistent_user"})",
-                        "application/json");
+        res.set_content(
+            R"({"statusCode":404,"error":"Not Found","message":"The user does not exist.","errorCode":"inexistent_user"})",
+            "application/json");
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
@@ -226,10 +233,11 @@ TEST(HttpAuth0Api, PercentEncodesTheUserIdAndGets404AsNothing) {
 TEST(HttpAuth0Api, GetUsersByEmailEncodesTheQuery) {
     FakeAuth0 auth0;
     std::string email;
-    auth0.server().Get("/api/v2/users-by-email", [&](const httplib::Request& req, httplib::Response& res) {
-        email = req.get_param_value("email");
-        res.set_content(json::array({kUserJson}).dump(), "application/json");
-    });
+    auth0.server().Get("/api/v2/users-by-email",
+                       [&](const httplib::Request& req, httplib::Response& res) {
+                           email = req.get_param_value("email");
+                           res.set_content(json::array({kUserJson}).dump(), "application/json");
+                       });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
     auto users = api.GetUsersByEmail("j+1@example.com");
@@ -242,14 +250,16 @@ TEST(HttpAuth0Api, ChangePasswordCarriesNoTokenAndIsNotPaced) {
     FakeAuth0 auth0;
     std::string authorization = "unset";
     json seen;
-    auth0.server().Post("/dbconnections/change_password", [&](const httplib::Request& req, httplib::Response& res) {
-        authorization = req.get_header_value("Authorization");
-        seen = json::parse(req.body);
-        res.set_content("We've just sent you an email to reset your password.", "text/plain");
-    });
+    auth0.server().Post(
+        "/dbconnections/change_password", [&](const httplib::Request& req, httplib::Response& res) {
+            authorization = req.get_header_value("Authorization");
+            seen = json::parse(req.body);
+            res.set_content("We've just sent you an email to reset your password.", "text/plain");
+        });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    auto status = api.SendPasswordChangeEmail("jane@example.com", "Username-Password-Authentication", "app");
+    auto status =
+        api.SendPasswordChangeEmail("jane@example.com", "Username-Password-Authentication", "app");
     ASSERT_TRUE(status) << status.error().message;
     EXPECT_EQ(authorization, "");
     EXPECT_EQ(seen["client_id"], "app");
@@ -273,10 +283,11 @@ TEST(HttpAuth0Api, MalformedSuccessIsTransient) {
 TEST(HttpAuth0Api, AssignRolesAccepts204) {
     FakeAuth0 auth0;
     json seen;
-    auth0.server().Post(R"(/api/v2/users/(.*)/roles)", [&](const httplib::Request& req, httplib::Response& res) {
-        seen = json::parse(req.body);
-        res.status = 204;
-    });
+    auth0.server().Post(R"(/api/v2/users/(.*)/roles)",
+                        [&](const httplib::Request& req, httplib::Response& res) {
+                            seen = json::parse(req.body);
+                            res.status = 204;
+                        });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
     ASSERT_TRUE(api.AssignRoles("auth0|cus_1", {"rol_1", "rol_2"}));
@@ -285,10 +296,11 @@ TEST(HttpAuth0Api, AssignRolesAccepts204) {
 
 TEST(HttpAuth0Api, SixteenConcurrentCallersShareOneToken) {
     FakeAuth0 auth0;
-    auth0.server().Get(R"(/api/v2/users/(.*))", [](const httplib::Request&, httplib::Response& res) {
-        std::this_thread::sleep_for(5ms);
-        res.set_content(kUserJson.dump(), "application/json");
-    });
+    auth0.server().Get(R"(/api/v2/users/(.*))",
+                       [](const httplib::Request&, httplib::Response& res) {
+                           std::this_thread::sleep_for(5ms);
+                           res.set_content(kUserJson.dump(), "application/json");
+                       });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
     std::vector<std::thread> threads;
@@ -308,8 +320,9 @@ TEST(ResolveRoleIds, MatchesNamesExactlyAndReportsMissingRoles) {
     std::string query;
     auth0.server().Get("/api/v2/roles", [&](const httplib::Request& req, httplib::Response& res) {
         query = req.target;
-        res.set_content(R"([{"id":"rol_a","name":"ROLE_CUSTOMER_VIP"},{"id":"rol_b","name":"ROLE_CUSTOMER"},{"id":"rol_c","name":"role_customer"}])",
-                        "application/json");
+        res.set_content(
+            R"([{"id":"rol_a","name":"ROLE_CUSTOMER_VIP"},{"id":"rol_b","name":"ROLE_CUSTOMER"},{"id":"rol_c","name":"role_customer"}])",
+            "application/json");
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);

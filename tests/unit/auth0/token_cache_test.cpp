@@ -14,15 +14,16 @@ using namespace std::chrono_literals;
 
 class FakeFetcher final : public TokenFetcher {
 public:
-    FakeFetcher(const core::Clock& clock, std::chrono::seconds lifetime) : clock_(clock), lifetime_(lifetime) {}
+    FakeFetcher(const core::Clock& clock, std::chrono::seconds lifetime)
+        : clock_(clock), lifetime_(lifetime) {}
 
     core::Result<Token> FetchToken() override {
         const int n = ++calls;
         if (delay.count() > 0) std::this_thread::sleep_for(delay);  // real: lets callers pile up
         if (fail_next) {
             fail_next = false;
-            return core::Error{core::ErrorKind::kConfiguration, "POST /oauth/token answered 401", "access_denied", 401,
-                               std::nullopt};
+            return core::Error{core::ErrorKind::kConfiguration, "POST /oauth/token answered 401",
+                               "access_denied", 401, std::nullopt};
         }
         return Token{"token-" + std::to_string(n), clock_.Now() + lifetime_};
     }
