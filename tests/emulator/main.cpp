@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// auth0-emulator: an Auth0 tenant on loopback for kyc-bridge's tests and demo.
+//   auth0-emulator --listen 127.0.0.1:0 --port-file F --client-id C --client-secret S
+//                  [--roles A,B] [--connection NAME] [--token-ttl S]
+//                  [--rate-limit-per-second N --rate-limit-burst N] [--seed-users FILE]
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "emulator.hpp"
+
+int main(int argc, char** argv) {
+    auth0_emulator::Options options;
+    std::string listen = "127.0.0.1:0";
+    std::string port_file;
+    std::string seed_users;
+    int threads = 64;
+    CLI::App app{"Auth0 emulator for kyc-bridge tests"};
+    app.add_option("--listen", listen, "HOST:PORT; port 0 picks a free one");
+    app.add_option("--port-file", port_file, "write the bound port here once listening");
+    app.add_option("--client-id", options.client_id);
+    app.add_option("--client-secret", options.client_secret);
+    app.add_option("--connection", options.connection);
+    app.add_option("--roles", options.roles, "role names that exist in the tenant")->delimiter(',');
+    app.add_option("--scopes", options.scopes, "scopes granted to the M2M client")->delimiter(',');
+    app.add_option("--token-ttl", options.token_ttl_s, "access token lifetime in seconds");
+    app.add_option("--rate-limit-per-second", options.rate_limit_per_second,
+                   "Management API sustained rate; 0 = unlimited");
+    app.add_option("--rate-limit-burst", options.rate_limit_burst, "bucket size; default = the rate");
+    app.add_option("--change-password-per-minute", options.change_password_per_minute,
+                   "change_password calls per email per minute; 0 = unlimited");
+    app.add_option("--seed-users", seed_users, "JSON array of users to create at start");
+    app.add_option("--seed", options.seed, "random seed for fault injection");
+    app.add_option("--threads", threads, "worker threads");
+    CLI11_PARSE(app, argc, argv);
+    if (options.rate_limit_burst <= 0) options.rate_limit_burst = options.rate_limit_per_second;
+
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+        std::cerr << "auth0-emulator: --listen must be HOST:PORT\n";
+        return 2;
+    }
+    const std::string host = listen.substr(0, colon);
+    const int wanted_port = std::stoi(listen.substr(colon + 1));
+
+    auth0_emulator::Emulator emulator(options);
+    if (!seed_users.empty()) emulator.SeedFile(seed_users);
+
+    httplib::Server server;
+    // kyc-bridge keeps up to 64 requests in flight over pooled keep-alive connections.
+    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server.set_keep_alive_max_count(100000);
+    server.set_keep_alive_timeout(30);
+    emulator.Register(server);
+    const int port = wanted_port == 0 ? server.bind_to_any_port(host.c_str())
+                                      : (server.bind_to_port(host.c_str(), wanted_port) ? wanted_port : -1);
+    if (port <= 0) {
+        std::cerr << "auth0-emulator: cannot listen on " << listen << "\n";
+        return 1;
+    }
+    std::cout << "auth0-emulator listening on http://" << host << ":" << port << std::endl;
+    if (!port_file.empty()) {
+        // Written whole, then renamed, so a reader never sees half a port number.
+        const auto temporary = port_file + ".tmp";
+        std::ofstream(temporary) << port;
+        std::filesystem::rename(temporary, port_file);
+    }
+    return server.listen_after_bind() ? 0 : 1;
+}
