@@ -55,9 +55,83 @@ struct Consumer::Impl {
     HandlePtr rk;
     DurableSink sink;
     std::vector<Message> pending;  ///< polled, not yet durable
+    /// Next offset per partition that is durable in the inbox but whose commit has not
+    /// succeeded yet (a commit can fail while brokers are away); retried on every commit and
+    /// on revoke.
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> uncommitted;
     bool paused = false;
     bool closed = false;
+
+    /// Commits `uncommitted` (all of it, or only the partitions in `only`); forgets what
+    /// succeeded.
+    void CommitDurable(const rd_kafka_topic_partition_list_t* only = nullptr);
+    void OnRebalance(rd_kafka_resp_err_t reason, rd_kafka_topic_partition_list_t* partitions);
 };
+
+static bool Contains(const rd_kafka_topic_partition_list_t* list, const std::string& topic,
+                     std::int32_t partition) {
+    for (int i = 0; list && i < list->cnt; ++i) {
+        if (list->elems[i].partition == partition && topic == list->elems[i].topic) return true;
+    }
+    return false;
+}
+
+void Consumer::Impl::CommitDurable(const rd_kafka_topic_partition_list_t* only) {
+    PartitionListPtr offsets(rd_kafka_topic_partition_list_new(static_cast<int>(uncommitted.size())));
+    for (const auto& [tp, offset] : uncommitted) {
+        if (only && !Contains(only, tp.first, tp.second)) continue;
+        rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = offset;
+    }
+    if (offsets->cnt == 0) return;
+    if (auto err = rd_kafka_commit(rk.get(), offsets.get(), 0)) {
+        // Durable already; a failed commit only means a redelivery, deduplicated by the inbox.
+        core::Logger("consumer")->warn("event=commit_failed error=\"{}\"", rd_kafka_err2str(err));
+        return;
+    }
+    for (int i = 0; i < offsets->cnt; ++i) {
+        const auto& committed = offsets->elems[i];
+        auto it = uncommitted.find({committed.topic, committed.partition});
+        if (it != uncommitted.end() && it->second <= committed.offset) uncommitted.erase(it);
+    }
+}
+
+// Rebalances: before partitions go, commit what the inbox already holds for them, so that the
+// next owner starts after it; polled messages that are not durable yet are dropped, the next
+// owner reads them again. Works for the eager and the cooperative protocol
+// (librdkafka INTRODUCTION.md, "Consumer groups" / "Incremental rebalancing").
+void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t reason,
+                                 rd_kafka_topic_partition_list_t* partitions) {
+    rd_kafka_t* handle = rk.get();
+    const bool cooperative = std::string(rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE";
+    if (reason == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (cooperative) {
+            if (auto* error = rd_kafka_incremental_assign(handle, partitions)) rd_kafka_error_destroy(error);
+        } else {
+            rd_kafka_assign(handle, partitions);
+        }
+        // A partition's pause flag outlives its assignment in librdkafka: set it explicitly
+        // either way, paused only while the store is failing.
+        if (paused) {
+            rd_kafka_pause_partitions(handle, partitions);
+        } else {
+            rd_kafka_resume_partitions(handle, partitions);
+        }
+        core::Logger("consumer")->info("event=partitions_assigned count={}", partitions->cnt);
+        return;
+    }
+    CommitDurable(partitions);
+    rd_kafka_resume_partitions(handle, partitions);
+    std::erase_if(pending, [&](const Message& m) { return Contains(partitions, m.topic, m.partition); });
+    std::erase_if(uncommitted, [&](const auto& entry) {
+        return Contains(partitions, entry.first.first, entry.first.second);
+    });
+    if (cooperative) {
+        if (auto* error = rd_kafka_incremental_unassign(handle, partitions)) rd_kafka_error_destroy(error);
+    } else {
+        rd_kafka_assign(handle, nullptr);
+    }
+    core::Logger("consumer")->info("event=partitions_revoked count={}", partitions->cnt);
+}
 
 static Message ToMessage(const rd_kafka_message_t* m) {
     Message out;
@@ -88,6 +162,12 @@ Consumer::Consumer(const Settings& settings, const std::string& topic, DurableSi
     Set(conf.get(), "enable.auto.offset.store", "false");
     Set(conf.get(), "auto.offset.reset", "earliest");
     for (const auto& [name, value] : settings.properties) Set(conf.get(), name, value);
+    rd_kafka_conf_set_rebalance_cb(
+        conf.get(), [](rd_kafka_t*, rd_kafka_resp_err_t reason,
+                       rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+            static_cast<Consumer::Impl*>(opaque)->OnRebalance(reason, partitions);
+        });
+    rd_kafka_conf_set_opaque(conf.get(), impl_.get());
     impl_->rk = MakeHandle(RD_KAFKA_CONSUMER, std::move(conf));
     impl_->sink = std::move(sink);
     rd_kafka_poll_set_consumer(impl_->rk.get());
@@ -109,6 +189,15 @@ void Consumer::Close() {
 std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::milliseconds timeout) {
     auto* rk = impl_->rk.get();
     auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (impl_->pending.empty() && impl_->paused) {
+        // A rebalance took the failed batch away: nothing is held back any more.
+        rd_kafka_topic_partition_list_t* assigned = nullptr;
+        if (rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            PartitionListPtr holder(assigned);
+            rd_kafka_resume_partitions(rk, assigned);
+        }
+        impl_->paused = false;
+    }
     if (impl_->pending.empty()) {
         while (impl_->pending.size() < max_messages) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -126,8 +215,11 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
             impl_->pending.push_back(ToMessage(m.get()));
         }
     } else {
-        // Keep the membership alive while the sink is failing; partitions are paused.
+        // Keep the membership alive while the sink is failing; partitions are paused. A
+        // message fetched before the pause may still come out: it joins the held-back batch,
+        // never dropped, or a later commit would skip past it.
         MessagePtr m(rd_kafka_consumer_poll(rk, static_cast<int>(timeout.count())));
+        if (m && !m->err) impl_->pending.push_back(ToMessage(m.get()));
     }
     if (impl_->pending.empty()) return 0;
 
@@ -147,19 +239,11 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
         return 0;
     }
     // Commit offset+1 of the highest message per partition, synchronously: only durable rows.
-    std::map<std::pair<std::string, std::int32_t>, std::int64_t> next;
     for (const auto& m : impl_->pending) {
-        auto& offset = next[{m.topic, m.partition}];
+        auto& offset = impl_->uncommitted[{m.topic, m.partition}];
         offset = std::max(offset, m.offset + 1);
     }
-    PartitionListPtr offsets(rd_kafka_topic_partition_list_new(static_cast<int>(next.size())));
-    for (const auto& [tp, offset] : next) {
-        rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset = offset;
-    }
-    if (auto err = rd_kafka_commit(rk, offsets.get(), 0)) {
-        // Durable already; a failed commit only means a redelivery, deduplicated by the inbox.
-        core::Logger("consumer")->warn("event=commit_failed error=\"{}\"", rd_kafka_err2str(err));
-    }
+    impl_->CommitDurable();
     auto count = impl_->pending.size();
     impl_->pending.clear();
     if (impl_->paused && rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -2,6 +2,8 @@
 // Round trips through the embedded cluster: delivery reports, commit only after the sink.
 #include "kyc_bridge/kafka/kafka.hpp"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 namespace kyc_bridge::kafka {
@@ -61,6 +63,39 @@ TEST(Kafka, OffsetsAreCommittedOnlyAfterTheSinkSucceeds) {
     std::size_t seen = 0;
     Consumer consumer(settings, "in", [&](const std::vector<Message>& b) { seen += b.size(); return true; });
     EXPECT_EQ(PollUntil(consumer, 3, 40s), 3u) << "nothing was committed by the failing consumer";
+}
+
+
+TEST(Kafka, ARebalanceWhileTheStoreFailsHandsTheHeldBackBatchToTheNewOwner) {
+    EmbeddedCluster cluster(1, {{"in", 4}});
+    auto settings = TestSettings(cluster);
+    Producer producer(settings);
+    for (int i = 0; i < 40; ++i) {
+        ASSERT_TRUE(producer.Produce({"in", "k" + std::to_string(i), std::to_string(i), {}}, i));
+    }
+    producer.Flush(10s);
+
+    std::set<std::string> durable;
+    bool store_up = false;
+    auto sink = [&](const std::vector<Message>& batch) {
+        if (!store_up) return false;
+        for (const auto& m : batch) durable.insert(m.payload);
+        return true;
+    };
+    Consumer first(settings, "in", sink);
+    for (int i = 0; i < 20; ++i) first.PollOnce(100, 200ms);  // holds a batch, paused
+    EXPECT_TRUE(durable.empty());
+
+    // A second member joins: the first gives up half of its partitions and the part of its
+    // held-back batch that came from them; the store comes back.
+    store_up = true;
+    Consumer second(settings, "in", sink);
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (durable.size() < 40 && std::chrono::steady_clock::now() < deadline) {
+        first.PollOnce(100, 100ms);
+        second.PollOnce(100, 100ms);
+    }
+    EXPECT_EQ(durable.size(), 40u) << "every message became durable with one owner or the other";
 }
 
 }  // namespace
