@@ -53,6 +53,7 @@ void PublishBootstrap(const std::string& store_path, const std::string& bootstra
 
 struct IngestCounters {
     std::atomic<std::uint64_t> accepted{0}, duplicates{0}, rejected{0}, store_errors{0};
+    std::atomic<bool> store_writable{true};  ///< the last inbox write succeeded
 };
 
 // Metric names are a contract with dashboards and alerts: kyc_bridge_<what>_<unit>.
@@ -83,6 +84,11 @@ void AddMetricSources(observe::MetricsServer& metrics, const IngestCounters& ing
         out.push_back({"kyc_bridge_provisioning_quarantined",
                        "1 while Auth0 refuses the configuration and provisioning is paused",
                        MetricType::kGauge, {}, jobs.quarantined ? 1.0 : 0.0});
+        // Not ready while the inbox cannot be written (offsets are held back) or Auth0 refuses
+        // the configuration; /readyz will report the same when the HTTP endpoints land.
+        out.push_back({"kyc_bridge_ready",
+                       "1 when the store accepts writes and provisioning is not quarantined",
+                       MetricType::kGauge, {}, ingested.store_writable && !jobs.quarantined ? 1.0 : 0.0});
         out.push_back({"kyc_bridge_store_errors_total", "Failed SQLite operations",
                        MetricType::kCounter, {}, double(ingested.store_errors + jobs.store_errors + outbox.store_errors)});
         out.push_back({"kyc_bridge_outbox_published_total", "Outbox rows delivered to Kafka",
@@ -183,7 +189,8 @@ int Daemon::Run() {
 
     IngestCounters ingested;
     observe::MetricsServer metrics(config_.http.listen);
-    log->info("event=metrics_listening listen={} path=/metrics", config_.http.listen);
+    log->info("event=metrics_listening listen={} port={} path=/metrics", config_.http.listen,
+              metrics.port());
     AddMetricSources(metrics, ingested, provisioner.stats(), relay.stats(), api.stats());
 
     auto ingest = [&](const std::vector<kafka::Message>& batch) {
@@ -193,11 +200,13 @@ int Daemon::Run() {
         auto summary = store->Ingest(accepted, rejected);
         if (!summary) {
             ++ingested.store_errors;
+            ingested.store_writable = false;
             log->error("event=ingest_failed messages={} error=\"{}\" hint=\"offsets are not "
                        "committed; the batch is retried\"",
                        batch.size(), summary.error().message);
             return false;
         }
+        if (!ingested.store_writable.exchange(true)) log->info("event=store_recovered");
         ingested.accepted += summary->accepted;
         ingested.duplicates += summary->duplicates;
         ingested.rejected += summary->rejected;

@@ -61,6 +61,9 @@ struct Consumer::Impl {
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> uncommitted;
     bool paused = false;
     bool closed = false;
+    /// Backoff for retrying a held-back batch while the sink (the store) fails.
+    int sink_failures = 0;
+    std::chrono::steady_clock::time_point retry_sink_at{};
 
     /// Commits `uncommitted` (all of it, or only the partitions in `only`); forgets what
     /// succeeded.
@@ -222,6 +225,7 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
         if (m && !m->err) impl_->pending.push_back(ToMessage(m.get()));
     }
     if (impl_->pending.empty()) return 0;
+    if (std::chrono::steady_clock::now() < impl_->retry_sink_at) return 0;
 
     bool durable = false;
     try {
@@ -231,6 +235,11 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
     }
     rd_kafka_topic_partition_list_t* assigned = nullptr;
     if (!durable) {
+        // Exponential backoff, 200 ms doubling up to 30 s: a full disk or a locked database
+        // is not hammered, and polling goes on meanwhile to keep the group membership.
+        const auto backoff = std::chrono::milliseconds{200} * (1 << std::min(impl_->sink_failures, 8));
+        impl_->retry_sink_at = std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(backoff, std::chrono::seconds{30});
+        ++impl_->sink_failures;
         if (!impl_->paused && rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             PartitionListPtr holder(assigned);
             rd_kafka_pause_partitions(rk, assigned);
@@ -243,6 +252,8 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
         auto& offset = impl_->uncommitted[{m.topic, m.partition}];
         offset = std::max(offset, m.offset + 1);
     }
+    impl_->sink_failures = 0;
+    impl_->retry_sink_at = {};
     impl_->CommitDurable();
     auto count = impl_->pending.size();
     impl_->pending.clear();

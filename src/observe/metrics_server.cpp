@@ -67,6 +67,11 @@ MetricsServer::MetricsServer(const std::string& listen) : impl_(std::make_unique
 
 MetricsServer::~MetricsServer() = default;
 
+int MetricsServer::port() const {
+    auto ports = impl_->exposer.GetListeningPorts();
+    return ports.empty() ? 0 : ports.front();
+}
+
 void MetricsServer::AddSource(SampleSource source) { impl_->collectable->Add(std::move(source)); }
 
 }  // namespace kyc_bridge::observe

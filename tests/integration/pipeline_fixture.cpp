@@ -131,6 +131,10 @@ void PipelineTest::WaitUntil(const std::function<bool()>& done, std::chrono::sec
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         if (done()) return;
+        if (daemon_ && !daemon_->Running()) {
+            FAIL() << "kyc-bridge exited while waiting for " << what << "; its log:\n"
+                   << WaitForFile(dir_ + "/daemon.log", 1s);
+        }
         std::this_thread::sleep_for(500ms);
     }
     FAIL() << "timed out after " << timeout.count() << " s waiting for " << what;

@@ -33,6 +33,8 @@ public:
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
 
+    /// The port actually bound (useful with a listen address of port 0).
+    int port() const;
     /// Sources must outlive the server. Thread-safe.
     void AddSource(SampleSource source);
 
