@@ -102,7 +102,9 @@ core::Result<http::Response> HttpAuth0Api::Send(const Call& call, const http::Re
 core::Error HttpAuth0Api::Failed(const Call& call, core::Error error) {
     if (error.http_status == 429) ++stats_.rate_limited;
     if (error.http_status >= 500) ++stats_.server_errors;
-    core::Logger("auth0")->warn(
+    // A 409 on create is the "user exists" path, not a failure: info, not warning.
+    core::Logger("auth0")->log(
+        error.kind == core::ErrorKind::kConflict ? spdlog::level::info : spdlog::level::warn,
         "event=auth0_call_failed endpoint=\"{}\" status={} kind={} code={} error=\"{}\"",
         call.endpoint, error.http_status, core::ToString(error.kind), error.code, error.message);
     return error;

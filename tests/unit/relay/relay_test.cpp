@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+// The relay against a real store file and a scripted sink: marked sent only after a delivery
+// report, failed deliveries and full queues sent again with the same event_id, and a restart
+// re-sends what was not marked.
+#include "kyc_bridge/relay/relay.hpp"
+
+#include <deque>
+
+#include <gtest/gtest.h>
+
+#include "store_fixture.hpp"
+
+namespace kyc_bridge::relay {
+namespace {
+
+using namespace std::chrono_literals;
+using store::testing::Accepted;
+using store::testing::Outbound;
+
+/// Records what was sent; reports only what the test releases.
+class ScriptedSink : public MessageSink {
+public:
+    bool Send(const provision::OutboundEvent& event, std::uint64_t seq) override {
+        if (queue_full) return false;
+        sent.push_back({seq, event.event_id});
+        return true;
+    }
+    std::vector<Delivery> Poll(std::chrono::milliseconds) override {
+        std::vector<Delivery> out(released.begin(), released.end());
+        released.clear();
+        return out;
+    }
+    /// Releases a report for every send so far that has none yet.
+    void ReportAll(bool delivered) {
+        for (; reported < sent.size(); ++reported) {
+            released.push_back({sent[reported].first, delivered, delivered ? "" : "broker down"});
+        }
+    }
+
+    bool queue_full = false;
+    std::vector<std::pair<std::uint64_t, std::string>> sent;
+    std::deque<Delivery> released;
+    std::size_t reported = 0;
+};
+
+class RelayTest : public store::testing::StoreTest {
+protected:
+    /// Completes one job per customer, each with its outbound event "out-<customer>".
+    void CompleteJobs(const std::vector<std::string>& customers) {
+        std::vector<store::AcceptedEvent> accepted;
+        for (std::size_t i = 0; i < customers.size(); ++i) {
+            accepted.push_back(Accepted("in-" + customers[i], customers[i], static_cast<std::int64_t>(i)));
+        }
+        ASSERT_TRUE(store_->Ingest(accepted, {}).ok());
+        auto jobs = store_->DueJobs(clock_.Now(), 100, {});
+        ASSERT_TRUE(jobs.ok());
+        for (const auto& job : *jobs) {
+            ASSERT_TRUE(store_->CompleteJob(job.job_id, job.event.customer_id,
+                                            Outbound("out-" + job.event.customer_id, job.event.customer_id))
+                            .ok());
+        }
+    }
+    std::int64_t Unsent() { return *store_->CountUnsentOutbox(); }
+};
+
+TEST_F(RelayTest, RowsAreMarkedSentOnlyAfterTheirDeliveryReport) {
+    CompleteJobs({"c1", "c2", "c3"});
+    ScriptedSink sink;
+    Relay relay(*store_, sink);
+    relay.RunOnce(0ms);
+    EXPECT_EQ(sink.sent.size(), 3u);
+    EXPECT_EQ(Unsent(), 3) << "sent but not reported: still unsent in the store";
+    relay.RunOnce(0ms);
+    EXPECT_EQ(sink.sent.size(), 3u) << "in-flight rows are not sent twice";
+    sink.ReportAll(true);
+    relay.RunOnce(0ms);
+    EXPECT_EQ(Unsent(), 0);
+    EXPECT_EQ(relay.stats().published.load(), 3u);
+}
+
+TEST_F(RelayTest, AFailedDeliveryIsSentAgainWithTheSameEventId) {
+    CompleteJobs({"c1", "c2"});
+    ScriptedSink sink;
+    Relay relay(*store_, sink);
+    relay.RunOnce(0ms);
+    sink.ReportAll(false);
+    relay.RunOnce(0ms);  // collects the failures
+    relay.RunOnce(0ms);  // sends again
+    ASSERT_EQ(sink.sent.size(), 4u);
+    EXPECT_EQ(sink.sent[2].second, sink.sent[0].second);
+    EXPECT_EQ(sink.sent[3].second, sink.sent[1].second);
+    EXPECT_EQ(Unsent(), 2);
+    sink.ReportAll(true);
+    relay.RunOnce(0ms);
+    EXPECT_EQ(Unsent(), 0);
+    EXPECT_EQ(relay.stats().delivery_failures.load(), 2u);
+}
+
+TEST_F(RelayTest, AFullProducerQueueDelaysRowsWithoutLosingThem) {
+    CompleteJobs({"c1", "c2"});
+    ScriptedSink sink;
+    sink.queue_full = true;
+    Relay relay(*store_, sink);
+    relay.RunOnce(0ms);
+    EXPECT_TRUE(sink.sent.empty());
+    sink.queue_full = false;
+    relay.RunOnce(0ms);
+    EXPECT_EQ(sink.sent.size(), 2u);
+}
+
+TEST_F(RelayTest, ARestartSendsUnmarkedRowsAgainWithTheSameEventIds) {
+    CompleteJobs({"c1", "c2", "c3"});
+    std::vector<std::string> first_ids;
+    {
+        ScriptedSink sink;
+        Relay relay(*store_, sink);
+        relay.RunOnce(0ms);
+        sink.released.push_back({sink.sent[0].first, true, ""});  // only c1 was reported
+        relay.RunOnce(0ms);
+        for (const auto& [seq, id] : sink.sent) first_ids.push_back(id);
+    }  // "crash": the other two reports never arrive
+    EXPECT_EQ(Unsent(), 2);
+    store_ = Open();
+    ScriptedSink sink;
+    Relay relay(*store_, sink);
+    relay.RunOnce(0ms);
+    ASSERT_EQ(sink.sent.size(), 2u);
+    EXPECT_EQ(sink.sent[0].second, first_ids[1]);
+    EXPECT_EQ(sink.sent[1].second, first_ids[2]);
+}
+
+}  // namespace
+}  // namespace kyc_bridge::relay
