@@ -4,6 +4,7 @@
 #   ./dev.sh demo   install what is missing, build, run the demo on embedded Kafka + the Auth0 emulator
 #   ./dev.sh test   install what is missing, build, run every test
 #   ./dev.sh build  install what is missing and build
+#   ./dev.sh bench  build and run the benchmarks (figures in README's Performance section)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -120,5 +121,6 @@ case "${1:-}" in
   build) build ;;
   test) shift; run_tests "$@" ;;
   demo) demo ;;
-  *) echo "usage: ./dev.sh demo | test | build" >&2; exit 64 ;;
+  bench) build; meson test -C "$BUILD" --benchmark --verbose ;;
+  *) echo "usage: ./dev.sh demo | test | build | bench" >&2; exit 64 ;;
 esac
