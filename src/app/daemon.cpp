@@ -231,6 +231,7 @@ int Daemon::Run() {
         consumer.Close();  // commits what is durable and leaves the group
     }
     auto deadline = std::chrono::seconds{config_.daemon.shutdown_timeout_s};
+    api.StopWaiting();
     provisioner.Stop(clock.Now() + deadline * 2 / 3);
     relay.Stop(std::chrono::steady_clock::now() + deadline / 4);
     bool flushed = false;

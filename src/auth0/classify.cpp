@@ -79,21 +79,37 @@ const char* Hint(ErrorKind kind) {
 
 }  // namespace
 
+std::optional<std::int64_t> NormalizeResetSeconds(std::optional<std::int64_t> raw,
+                                                  std::int64_t now_unix) {
+    if (!raw || *raw < 0) return std::nullopt;
+    // Auth0 sends UNIX seconds (auth0-facts §1). Stand-ins have been seen to send milliseconds
+    // or a delay in seconds; read those too rather than waiting until the year 2163.
+    if (*raw > 100'000'000'000) return *raw / 1000;
+    if (*raw < 1'000'000'000) return now_unix + *raw;
+    return raw;
+}
+
 RateLimitHeaders ParseRateLimitHeaders(const http::Response& response) {
+    const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
     return {ParseInt(response.Header("x-ratelimit-limit")),
             ParseInt(response.Header("x-ratelimit-remaining")),
-            ParseInt(response.Header("x-ratelimit-reset"))};
+            NormalizeResetSeconds(ParseInt(response.Header("x-ratelimit-reset")), now_unix)};
 }
 
 std::optional<core::TimePoint> RetryNotBefore(const http::Response& response, core::TimePoint now) {
+    // Honoured, but not beyond an hour: a stand-in's nonsense must not park a job for days.
+    auto capped = [&](core::TimePoint at) { return std::min(at, now + kMaxRetryAfter); };
     if (const std::string* retry_after = response.Header("retry-after")) {
         if (auto seconds = ParseInt(retry_after); seconds && *seconds >= 0) {
-            return now + std::chrono::seconds{*seconds};
+            return capped(now + std::chrono::seconds{std::min<std::int64_t>(*seconds, 86400)});
         }
-        if (auto date = http::ParseHttpDate(*retry_after)) return *date;
+        if (auto date = http::ParseHttpDate(*retry_after)) return capped(*date);
     }
-    if (auto reset = ParseInt(response.Header("x-ratelimit-reset"))) {
-        return core::TimePoint{std::chrono::seconds{*reset}};
+    const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    if (auto reset = NormalizeResetSeconds(ParseInt(response.Header("x-ratelimit-reset")), now_unix)) {
+        return capped(core::TimePoint{std::chrono::seconds{*reset}});
     }
     return std::nullopt;
 }
@@ -147,7 +163,9 @@ std::string ScrubAuth0Message(std::string_view message) {
         std::size_t j = i;
         while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
         std::string_view word(text.data() + i, j - i);
-        out += word.find('@') == std::string_view::npos ? std::string(word) : "<redacted>";
+        const bool email_like = word.find('@') != std::string_view::npos ||
+                                word.find("%40") != std::string_view::npos;
+        out += email_like ? "<redacted>" : std::string(word);
         while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j])))
             out += text[j++];
         i = j;

@@ -2,6 +2,9 @@
 // HttpAuth0Api: Management API calls with token, pacing and one repeat after a 401.
 #include "kyc_bridge/auth0/management_client.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "kyc_bridge/core/logging.hpp"
 #include "wire.hpp"
 
@@ -83,8 +86,12 @@ core::Result<Token> HttpAuth0Api::FetchToken() {
         return Failed(call, MalformedAnswer(call, answer->status, "no access_token"));
     }
     std::int64_t expires_in = kDefaultExpiresIn;
-    if (auto it = body.find("expires_in"); it != body.end() && it->is_number()) {
-        expires_in = it->get<std::int64_t>();
+    if (auto it = body.find("expires_in"); it != body.end()) {
+        if (it->is_number()) expires_in = it->get<std::int64_t>();
+        if (it->is_string()) expires_in = std::strtoll(it->get<std::string>().c_str(), nullptr, 10);
+        // A lifetime of nothing would mean a fetch per request: keep a token at least 30 s
+        // (a 401 still drops it early).
+        expires_in = std::max<std::int64_t>(expires_in, 30);
     }
     return Token{token->get<std::string>(), now + std::chrono::seconds{expires_in}};
 }
@@ -194,10 +201,11 @@ core::Status HttpAuth0Api::UpdateUser(const std::string& user_id, const json& pa
 
 core::Status HttpAuth0Api::AssignRoles(const std::string& user_id,
                                        const std::vector<std::string>& role_ids) {
-    // 204 without a body on success (OAS); any 2xx is accepted.
+    // 204 without a body on success (OAS); any 2xx is accepted. The OAS lists no 409 here, but
+    // a stand-in that answers "already assigned" with 409 means the step is done.
     const Call call{ApiKind::kManagement, "POST /api/v2/users/{id}/roles"};
     return Done(Management(call, "POST", "/api/v2/users/" + PercentEncode(user_id) + "/roles",
-                           json{{"roles", role_ids}}));
+                           json{{"roles", role_ids}}, 409));
 }
 
 core::Status HttpAuth0Api::SendPasswordChangeEmail(const std::string& email,

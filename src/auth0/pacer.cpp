@@ -58,6 +58,7 @@ void Pacer::Acquire() {
 }
 
 std::optional<core::TimePoint> Pacer::WaitTarget(core::TimePoint now) const {
+    if (released_) return std::nullopt;
     if (blocked_until_ > now) return blocked_until_;
     if (known_ && budget_ <= 0 && reset_ > now) return reset_;
     if (next_slot_ > now) return next_slot_;
@@ -95,7 +96,11 @@ void Pacer::Observe(const RateLimitHeaders& headers) {
         known_ = false;  // this API (or the emulator) does not report limits: do not pace
         return;
     }
-    const core::TimePoint reset{std::chrono::seconds{*headers.reset_unix}};
+    // Auth0's buckets refill within a second (per-second rates) or a minute (per-minute ones,
+    // auth0-facts §1): a reset further out is not trusted for pacing, so that workers never
+    // sleep for long inside the pacer.
+    const core::TimePoint reset = std::min(core::TimePoint{std::chrono::seconds{*headers.reset_unix}},
+                                           clock_.Now() + kMaxPacerWait);
     std::int64_t estimate = *headers.remaining - in_flight_;
     if (headers.limit) estimate = std::min(estimate, *headers.limit);
     if (!known_ || reset > reset_) {
@@ -113,9 +118,14 @@ void Pacer::Abandon() {
     Finished();
 }
 
+void Pacer::Release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+}
+
 void Pacer::BlockUntil(core::TimePoint until) {
     std::lock_guard lock(mutex_);
-    blocked_until_ = std::max(blocked_until_, until);
+    blocked_until_ = std::max(blocked_until_, std::min(until, clock_.Now() + kMaxPacerWait));
     probe_next_ = true;
 }
 

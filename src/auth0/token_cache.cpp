@@ -24,7 +24,12 @@ TokenCache::TokenCache(TokenFetcher& fetcher, const core::Clock& clock, std::chr
 
 core::Result<std::string> TokenCache::Get() {
     std::unique_lock lock(mutex_);
-    if (cached_ && clock_.Now() <= cached_->refresh_at) return cached_->access_token;
+    const core::TimePoint now = clock_.Now();
+    if (cached_ && now <= cached_->refresh_at) return cached_->access_token;
+    if (!fetching_ && last_error_ && now < no_fetch_until_) {
+        if (cached_ && now < cached_->expires_at) return cached_->access_token;
+        return *last_error_;
+    }
     if (!fetching_) return FetchLocked(lock);
 
     const std::uint64_t waiting_for = generation_;
@@ -54,6 +59,8 @@ core::Result<std::string> TokenCache::FetchLocked(std::unique_lock<std::mutex>& 
         return fetched->access_token;
     }
     last_error_ = fetched.error();
+    no_fetch_until_ = std::max(fetched.error().not_before.value_or(core::TimePoint{}),
+                               now + std::chrono::seconds{1});
     if (cached_ && now >= cached_->expires_at) cached_.reset();
     fetched_.notify_all();
     if (cached_ && now < cached_->expires_at) return cached_->access_token;  // still valid

@@ -44,6 +44,12 @@ std::string RandomPassword() {
     for (unsigned char b : bytes) password.push_back(kAlphabet[b % kAlphabet.size()]);
     // Guarantee every character class regardless of the draw, for strict password policies.
     password += "Aa1!";
+    // Auth0's "Excellent" policy refuses more than 2 identical characters in a row.
+    for (std::size_t i = 2; i < password.size(); ++i) {
+        if (password[i] == password[i - 1] && password[i] == password[i - 2]) {
+            password[i] = kAlphabet[(kAlphabet.find(password[i]) + 1) % kAlphabet.size()];
+        }
+    }
     return password;
 }
 

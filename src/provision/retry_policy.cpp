@@ -28,8 +28,9 @@ RetryDecision RetryPolicy::Decide(const core::Error& error, int attempts,
                 return {false, {}, "conflict_unresolved"};
             }
             break;
-        case ErrorKind::kTransient:
         case ErrorKind::kRateLimited:
+            break;  // a budget, not an error: only retry.max_age_s bounds it
+        case ErrorKind::kTransient:
         case ErrorKind::kUnauthorized:
         case ErrorKind::kConfiguration:
             if (attempts >= settings_.max_attempts) return {false, {}, "max_attempts_exhausted"};

@@ -2,6 +2,7 @@
 // The one place that turns an Auth0 answer or a transport failure into a classified core::Error.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,6 +36,11 @@ struct RateLimitHeaders {
 };
 
 RateLimitHeaders ParseRateLimitHeaders(const http::Response& response);
+/// x-ratelimit-reset as UNIX seconds: milliseconds and small delays are converted.
+std::optional<std::int64_t> NormalizeResetSeconds(std::optional<std::int64_t> raw,
+                                                  std::int64_t now_unix);
+/// The longest wait a Retry-After or reset can impose on a job.
+inline constexpr std::chrono::hours kMaxRetryAfter{1};
 
 /// When a 429 may be retried: Retry-After (delta seconds or HTTP date) first, then
 /// x-ratelimit-reset — the order every official SDK uses (auth0-facts §8). nullopt if neither.

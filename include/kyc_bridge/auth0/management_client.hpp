@@ -66,6 +66,8 @@ public:
     core::Result<std::vector<Role>> FindRoles(const std::string& name_filter) override;
     core::Status Probe() override;
 
+    /// Shutdown: requests stop waiting in the pacer, so workers finish their step in time.
+    void StopWaiting() { pacer_.Release(); }
     const Auth0Stats& stats() const { return stats_; }
     const PacerStats& pacer_stats() const { return pacer_.stats(); }
 

@@ -37,6 +37,9 @@ struct PacerStats {
 /// Thread-safe. Every Acquire must be followed by exactly one Observe (an answer came) or
 /// Abandon (no answer: transport failure). Waits go through Clock::SleepUntil in slices of at
 /// most 50 ms, so a FakeClock drives it in tests without real sleeping.
+/// The longest a request waits in the pacer for one reset or 429 block.
+inline constexpr std::chrono::seconds kMaxPacerWait{60};
+
 class Pacer {
 public:
     Pacer(const core::Clock& clock, std::optional<double> max_requests_per_second);
@@ -50,6 +53,8 @@ public:
     /// After a 429: nobody goes before `until`; then one probe request goes first.
     void BlockUntil(core::TimePoint until);
 
+    /// Shutdown: nobody waits any more (a waiting worker would hold up the stop).
+    void Release();
     const PacerStats& stats() const { return stats_; }
 
 private:
@@ -70,6 +75,7 @@ private:
     bool probing_ = false;         ///< a probe is in flight; others wait for its answer
     bool probe_next_ = false;      ///< after a 429: the next request is a probe
     core::TimePoint blocked_until_{};  ///< from BlockUntil
+    bool released_ = false;
     PacerStats stats_;
 };
 

@@ -70,6 +70,9 @@ private:
     bool fetching_ = false;
     std::uint64_t generation_ = 0;           ///< completed fetches
     std::optional<core::Error> last_error_;  ///< of the latest completed fetch
+    /// After a failed fetch, callers get last_error_ until then instead of fetching again:
+    /// an endpoint that answers 429 or 5xx is not asked once per job.
+    core::TimePoint no_fetch_until_{};
     std::atomic<std::uint64_t> fetches_{0};
 };
 

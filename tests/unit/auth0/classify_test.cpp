@@ -115,6 +115,25 @@ TEST(Classify, MessagesNeverCarryEmails) {
     EXPECT_NE(error->message.find("<redacted>"), std::string::npos);
 }
 
+TEST(Classify, EncodedEmailsAreRedactedToo) {
+    auto error = ClassifyAnswer(
+        kUsers, Answer(400, R"({"statusCode":400,"message":"bad query email=jane%40example.com","errorCode":"invalid_query_string"})"),
+        kNow);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->message.find("jane"), std::string::npos) << error->message;
+}
+
+TEST(Classify, ResetInMillisecondsOrAsADelayIsReadAndCappedAtAnHour) {
+    const std::int64_t now_unix = 1'800'000'000;
+    EXPECT_EQ(NormalizeResetSeconds(1'800'000'005'000, now_unix), 1'800'000'005);
+    EXPECT_EQ(NormalizeResetSeconds(5, now_unix), now_unix + 5);
+    EXPECT_EQ(NormalizeResetSeconds(1'800'000'005, now_unix), 1'800'000'005);
+    EXPECT_FALSE(NormalizeResetSeconds(std::nullopt, now_unix));
+    auto far = ClassifyAnswer(kUsers, Answer(429, "", {{"retry-after", "999999"}}), kNow);
+    ASSERT_TRUE(far && far->not_before);
+    EXPECT_EQ(*far->not_before, kNow + kMaxRetryAfter);
+}
+
 TEST(Classify, RateLimitedUsesRetryAfterSeconds) {
     auto error = ClassifyAnswer(
         kChangePassword,

@@ -127,7 +127,10 @@ TEST(TokenCache, FailedFetchIsReturnedToWaitersAndNotCached) {
     for (auto& t : threads) t.join();
     EXPECT_EQ(fetcher.calls.load(), 1);
     EXPECT_EQ(failed.load(), 8);
-    EXPECT_EQ(*cache.Get(), "token-2");  // the next caller fetches again
+    EXPECT_FALSE(cache.Get().ok()) << "within a second of a failure: no new fetch";
+    EXPECT_EQ(fetcher.calls.load(), 1);
+    clock.Advance(1000ms);
+    EXPECT_EQ(*cache.Get(), "token-2");  // then the next caller fetches again
 }
 
 TEST(TokenCache, FailedRefreshServesTheStillValidToken) {
@@ -138,6 +141,8 @@ TEST(TokenCache, FailedRefreshServesTheStillValidToken) {
     clock.Advance(3590s);  // inside the leeway, 10 s before expiry
     fetcher.fail_next = true;
     EXPECT_EQ(*cache.Get(), "token-1");
+    EXPECT_EQ(*cache.Get(), "token-1");  // not asked again at once
+    clock.Advance(1000ms);
     EXPECT_EQ(*cache.Get(), "token-3");  // tried again, and this time it worked
 }
 

@@ -54,6 +54,13 @@ TEST(RetryPolicy, ExhaustedAttemptsOrAgeFail) {
               "max_age_exceeded");
 }
 
+TEST(RetryPolicy, RateLimitsSpendNoAttemptsOnlyAge) {
+    RetryPolicy policy(RetrySettings{}, 1);
+    Error limited{ErrorKind::kRateLimited, "429", "too_many_requests", 429, std::nullopt};
+    EXPECT_TRUE(policy.Decide(limited, 50, kNow, kNow).retry) << "a budget, not an error";
+    EXPECT_EQ(policy.Decide(limited, 1, kNow - 86400s, kNow).reason, "max_age_exceeded");
+}
+
 TEST(RetryPolicy, UnresolvedConflictsAreSpacedThenFail) {
     RetryPolicy policy(RetrySettings{}, 1);
     Error conflict{ErrorKind::kConflict, "409", "conflict_unresolved", 409, std::nullopt};
