@@ -173,6 +173,14 @@ void Provisioner::Quarantine(const core::Error& error) {
     bool was = stats_.quarantined.exchange(true);
     auto now = clock_.Now();
     std::lock_guard lock(mutex_);
+    if (!was) {
+        const bool relapse = quarantine_lifted_at_ != core::TimePoint{} &&
+                             now - quarantine_lifted_at_ < std::chrono::seconds{30};
+        probe_wait_ = relapse ? std::min<std::chrono::milliseconds>(
+                                    std::max(probe_wait_, settings_.probe_interval) * 2,
+                                    std::chrono::seconds{60})
+                              : settings_.probe_interval;
+    }
     if (!was || now - last_quarantine_log_ >= settings_.quarantine_log_interval) {
         last_quarantine_log_ = now;
         log->error("event=quarantine cause=\"{}\" code={} hint=\"check the M2M client secret, its "
@@ -185,11 +193,16 @@ void Provisioner::ProbeWhileQuarantined() {
     auto log = core::Logger("provisioner");
     {
         std::unique_lock lock(mutex_);
-        scheduler_cv_.wait_for(lock, settings_.probe_interval, [this] { return stopping_; });
+        scheduler_cv_.wait_for(lock, std::max(probe_wait_, settings_.probe_interval),
+                               [this] { return stopping_; });
         if (stopping_) return;
     }
     auto probe = api_.Probe();
     if (probe) {
+        {
+            std::lock_guard lock(mutex_);
+            quarantine_lifted_at_ = clock_.Now();
+        }
         stats_.quarantined = false;
         log->info("event=quarantine_lifted");
         return;

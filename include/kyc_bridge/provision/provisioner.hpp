@@ -81,6 +81,10 @@ private:
     bool stopping_ = false;
     std::atomic<bool> park_{false};
     core::TimePoint last_quarantine_log_{};
+    /// The probe only reads roles: when a job hits the same refusal right after a lift (a
+    /// missing write scope, say), the wait before the next probe doubles, up to a minute.
+    core::TimePoint quarantine_lifted_at_{};
+    std::chrono::milliseconds probe_wait_{0};
 
     std::thread scheduler_;
     std::vector<std::thread> workers_;
