@@ -139,7 +139,10 @@ void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result) {
         return;
     }
     int attempts = job.attempts + 1;
-    auto decision = retry_.Decide(error, attempts, job.created_at, clock_.Now());
+    // An unresolved 409 gets retry.conflict_max_attempts tries of its own, whatever failed before.
+    auto decision = retry_.Decide(
+        error, error.kind == ErrorKind::kConflict ? job.conflict_attempts + 1 : attempts,
+        job.created_at, clock_.Now());
     core::Status recorded;
     if (decision.retry) {
         ++stats_.attempts_failed;

@@ -84,6 +84,11 @@ CREATE TABLE outbox (
 -- The relay's backlog stays small while sent rows pile up.
 CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at_ms IS NULL;
 )sql",
+    // 2: conflicts are counted apart from other failures, so that retry.conflict_max_attempts
+    // means tries at resolving a 409, whatever failed before.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN conflict_attempts INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 int UserVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }

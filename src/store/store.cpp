@@ -94,7 +94,7 @@ Store::Impl::Impl(const std::string& path, std::chrono::milliseconds busy_timeou
                     "created_at_ms) VALUES (?, ?, ?, ?, ?, ?)"),
       due_jobs(db, R"sql(
 SELECT j.job_id, i.payload, j.attempts, j.created_at_ms, j.next_attempt_at_ms,
-       j.profile_applied, j.last_error_kind, j.last_error
+       j.profile_applied, j.last_error_kind, j.last_error, j.conflict_attempts
 FROM jobs AS j INDEXED BY jobs_heads_by_id JOIN inbox AS i ON i.event_id = j.event_id
 WHERE j.state = 'pending' AND j.is_head = 1 AND j.next_attempt_at_ms <= ?1
   AND j.customer_id NOT IN (SELECT value FROM json_each(?2))

@@ -75,15 +75,17 @@ core::Status Store::Impl::UpdatePending(std::string_view operation, std::int64_t
     SQLite::Statement update(db,
                              "UPDATE jobs SET state = ?1, is_head = (?1 = 'pending'), "
                              "attempts = ?, next_attempt_at_ms = ?, "
-                             "last_error_kind = ?, last_error = ?, updated_at_ms = ? "
-                             "WHERE job_id = ? AND state = 'pending'");
+                             "last_error_kind = ?, last_error = ?, updated_at_ms = ?, "
+                             "conflict_attempts = conflict_attempts + ? "
+                             "WHERE job_id = ?8 AND state = 'pending'");
     update.bind(1, new_state);
     update.bind(2, attempts);
     update.bind(3, next_attempt_ms);
     update.bind(4, std::string(core::ToString(error.kind)));
     update.bind(5, error.message);
     update.bind(6, NowMs());
-    update.bind(7, job_id);
+    update.bind(7, error.kind == core::ErrorKind::kConflict ? 1 : 0);
+    update.bind(8, job_id);
     if (update.exec() == 0) return NotInState(operation, job_id, "pending");
     if (std::string_view(new_state) != "pending") RefreshHead(CustomerOf(job_id));
     tx.commit();
@@ -116,6 +118,7 @@ core::Result<std::vector<provision::Job>> Store::DueJobs(
                 job.profile_applied = query->getColumn(5).getInt() != 0;
                 job.last_error =
                     LastError(query->getColumn(6).getString(), query->getColumn(7).getString());
+                job.conflict_attempts = query->getColumn(8).getInt();
                 jobs.push_back(std::move(job));
             }
         }

@@ -62,7 +62,7 @@ core::Result<bool> Store::ReplayJob(std::int64_t job_id) {
         // any pending job of its customer, so it becomes the head and runs first.
         auto tx = impl_->Write();
         SQLite::Statement update(impl_->db,
-                                 "UPDATE jobs SET state = 'pending', attempts = 0, "
+                                 "UPDATE jobs SET state = 'pending', attempts = 0, conflict_attempts = 0, "
                                  "next_attempt_at_ms = ?1, updated_at_ms = ?1 "
                                  "WHERE job_id = ?2 AND state = 'failed'");
         update.bind(1, impl_->NowMs());

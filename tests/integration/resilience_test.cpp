@@ -213,5 +213,26 @@ TEST_F(ResilienceTest, StoreLockedBeyondBusyTimeoutHoldsOffsetsBackAndLosesNothi
     ExpectAllProvisioned(30);
 }
 
+
+TEST_F(ResilienceTest, AMissingWriteScopePausesWorkUntilTheGrantIsFixed) {
+    StartEmulator();
+    StartDaemon();
+    Publish(NewCustomers("cus_scope", 5));
+    ExpectAllProvisioned(5);
+    // The client grant loses create:users; the probe (reading roles) still succeeds.
+    EmulatorPost("/__emulator/scopes", {{"scopes", {"read:users", "update:users", "read:roles"}}});
+    EmulatorPost("/__emulator/tokens/invalidate", json::object());
+    Publish(NewCustomers("cus_scope", 10, 5));
+    std::this_thread::sleep_for(10s);
+    EXPECT_EQ(UsersByCustomer().size(), 5u);
+    EXPECT_EQ(JobStates()["failed"], 0) << "a configuration error spends no job's attempts";
+    const int creates_while_refused = EmulatorGet("/__emulator/stats")["by_route"].value("POST /api/v2/users", 0);
+    std::cout << "refused scope: " << creates_while_refused - 5 << " refused creates in 10 s\n";
+    EmulatorPost("/__emulator/scopes", {{"scopes", {"read:users", "create:users", "update:users", "read:roles",
+                                                    "create:role_members"}}});
+    EmulatorPost("/__emulator/tokens/invalidate", json::object());
+    ExpectAllProvisioned(15, 120s);
+}
+
 }  // namespace
 }  // namespace kyc_bridge::testing

@@ -23,6 +23,7 @@ struct Job {
     events::KycVerified event;
     JobState state = JobState::kPending;
     int attempts = 0;              ///< failed attempts so far
+    int conflict_attempts = 0;     ///< of which unresolved 409s
     core::TimePoint created_at;    ///< when the event became durable
     core::TimePoint next_attempt_at;
     bool profile_applied = false;  ///< this job's PATCH step is recorded

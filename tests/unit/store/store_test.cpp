@@ -212,6 +212,23 @@ TEST_F(StoreTest, ReplayPutsAFailedJobBackDueNowWithAttemptsReset) {
     EXPECT_FALSE(*store_->ReplayJob(12345));
 }
 
+TEST_F(StoreTest, ConflictsAreCountedApartFromOtherFailures) {
+    ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1")}, {}).ok());
+    auto job_id = (*store_->DueJobs(clock_.Now(), 10, {}))[0].job_id;
+    const core::Error conflict{core::ErrorKind::kConflict, "409 unresolved", "conflict_unresolved", 409,
+                               std::nullopt};
+    ASSERT_TRUE(store_->RescheduleJob(job_id, 1, clock_.Now(), core::Error::Transient("503")).ok());
+    ASSERT_TRUE(store_->RescheduleJob(job_id, 2, clock_.Now(), conflict).ok());
+    ASSERT_TRUE(store_->RescheduleJob(job_id, 3, clock_.Now(), conflict).ok());
+    auto due = store_->DueJobs(clock_.Now(), 10, {});
+    ASSERT_EQ(due->size(), 1u);
+    EXPECT_EQ((*due)[0].attempts, 3);
+    EXPECT_EQ((*due)[0].conflict_attempts, 2);
+    ASSERT_TRUE(store_->FailJob(job_id, 4, conflict).ok());
+    ASSERT_TRUE(*store_->ReplayJob(job_id));
+    EXPECT_EQ((*store_->DueJobs(clock_.Now(), 10, {}))[0].conflict_attempts, 0) << "a replay starts afresh";
+}
+
 TEST_F(StoreTest, OnlyPendingJobsAreRescheduledOrFailed) {
     ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1")}, {}).ok());
     auto job_id = (*store_->DueJobs(clock_.Now(), 10, {}))[0].job_id;
