@@ -108,7 +108,12 @@ demo() {
   kcat -C -b "$bootstrap" -t customer.kyc_verified.dlq -e -q -f '   key=%k headers=%h\n'
   KYC_BRIDGE_STORE_PATH=$var/kyc-bridge.db KYC_BRIDGE_AUTH0_BASE_URL=$emu \
     "$BUILD/src/cli/kyc-bridge" rejected list --config "$ROOT/config/demo.toml" | sed 's/^/   store: /'
+  echo; echo "== jobs in the store (kyc-bridge jobs list): 02 repeats 01's event_id, so the inbox dropped it"
+  KYC_BRIDGE_STORE_PATH=$var/kyc-bridge.db KYC_BRIDGE_AUTH0_BASE_URL=$emu \
+    "$BUILD/src/cli/kyc-bridge" jobs list --state done --config "$ROOT/config/demo.toml" | sed 's/^/   /'
   echo; echo "== Auth0 calls: $(curl -s "$emu/__emulator/stats" | jq -c '{token_requests, management_requests, by_route}')"
+  echo; echo "== metrics (http://127.0.0.1:9464/metrics)"
+  curl -s http://127.0.0.1:9464/metrics | grep '^kyc_bridge_' | sed 's/^/   /' || true
 
   echo; echo "== stopping (SIGTERM)"
   kill -TERM "$daemon"

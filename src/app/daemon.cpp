@@ -63,44 +63,38 @@ void AddMetricSources(observe::MetricsServer& metrics, const IngestCounters& ing
     using observe::MetricType;
     using observe::Sample;
     metrics.AddSource([&](std::vector<Sample>& out) {
-        const char* help = "Input events by what the inbox did with them";
-        out.push_back({"kyc_bridge_events_total", help, MetricType::kCounter, {{"result", "accepted"}},
-                       double(ingested.accepted)});
-        out.push_back({"kyc_bridge_events_total", help, MetricType::kCounter, {{"result", "duplicate"}},
-                       double(ingested.duplicates)});
-        out.push_back({"kyc_bridge_events_total", help, MetricType::kCounter, {{"result", "rejected"}},
-                       double(ingested.rejected)});
-        const char* jobs_help = "Provisioning job attempts by outcome";
-        out.push_back({"kyc_bridge_jobs_total", jobs_help, MetricType::kCounter, {{"outcome", "done"}},
-                       double(jobs.jobs_done)});
-        out.push_back({"kyc_bridge_jobs_total", jobs_help, MetricType::kCounter, {{"outcome", "failed"}},
-                       double(jobs.jobs_failed)});
-        out.push_back({"kyc_bridge_jobs_total", jobs_help, MetricType::kCounter, {{"outcome", "retried"}},
-                       double(jobs.attempts_failed)});
-        out.push_back({"kyc_bridge_jobs_total", jobs_help, MetricType::kCounter, {{"outcome", "parked"}},
-                       double(jobs.jobs_parked)});
-        out.push_back({"kyc_bridge_jobs_in_flight", "Jobs running now", MetricType::kGauge, {},
-                       double(jobs.in_flight)});
-        out.push_back({"kyc_bridge_provisioning_quarantined",
-                       "1 while Auth0 refuses the configuration and provisioning is paused",
-                       MetricType::kGauge, {}, jobs.quarantined ? 1.0 : 0.0});
+        auto counter = [&](const char* name, const char* help, std::map<std::string, std::string> labels, double value) {
+            out.push_back({name, help, MetricType::kCounter, std::move(labels), value});
+        };
+        auto gauge = [&](const char* name, const char* help, double value) {
+            out.push_back({name, help, MetricType::kGauge, {}, value});
+        };
+        const char* events = "Input events by what the inbox did with them";
+        counter("kyc_bridge_events_total", events, {{"result", "accepted"}}, double(ingested.accepted));
+        counter("kyc_bridge_events_total", events, {{"result", "duplicate"}}, double(ingested.duplicates));
+        counter("kyc_bridge_events_total", events, {{"result", "rejected"}}, double(ingested.rejected));
+        const char* attempts = "Provisioning job attempts by outcome";
+        counter("kyc_bridge_jobs_total", attempts, {{"outcome", "done"}}, double(jobs.jobs_done));
+        counter("kyc_bridge_jobs_total", attempts, {{"outcome", "failed"}}, double(jobs.jobs_failed));
+        counter("kyc_bridge_jobs_total", attempts, {{"outcome", "retried"}}, double(jobs.attempts_failed));
+        counter("kyc_bridge_jobs_total", attempts, {{"outcome", "parked"}}, double(jobs.jobs_parked));
+        gauge("kyc_bridge_jobs_in_flight", "Jobs running now", double(jobs.in_flight));
+        gauge("kyc_bridge_provisioning_quarantined",
+              "1 while Auth0 refuses the configuration and provisioning is paused",
+              jobs.quarantined ? 1.0 : 0.0);
         // Not ready while the inbox cannot be written (offsets are held back) or Auth0 refuses
         // the configuration; /readyz will report the same when the HTTP endpoints land.
-        out.push_back({"kyc_bridge_ready",
-                       "1 when the store accepts writes and provisioning is not quarantined",
-                       MetricType::kGauge, {}, ingested.store_writable && !jobs.quarantined ? 1.0 : 0.0});
-        out.push_back({"kyc_bridge_store_errors_total", "Failed SQLite operations",
-                       MetricType::kCounter, {}, double(ingested.store_errors + jobs.store_errors + outbox.store_errors)});
-        out.push_back({"kyc_bridge_outbox_published_total", "Outbox rows delivered to Kafka",
-                       MetricType::kCounter, {}, double(outbox.published)});
-        out.push_back({"kyc_bridge_outbox_backlog", "Outbox rows not yet delivered",
-                       MetricType::kGauge, {}, double(outbox.backlog)});
-        out.push_back({"kyc_bridge_auth0_requests_total", "HTTP requests sent to Auth0",
-                       MetricType::kCounter, {}, double(auth0.requests)});
-        out.push_back({"kyc_bridge_auth0_rate_limited_total", "Auth0 answers with status 429",
-                       MetricType::kCounter, {}, double(auth0.rate_limited)});
-        out.push_back({"kyc_bridge_auth0_token_fetches_total", "M2M tokens fetched",
-                       MetricType::kCounter, {}, double(auth0.token_fetches)});
+        gauge("kyc_bridge_ready", "1 when the store accepts writes and provisioning is not quarantined",
+              ingested.store_writable && !jobs.quarantined ? 1.0 : 0.0);
+        counter("kyc_bridge_store_errors_total", "Failed SQLite operations", {},
+                double(ingested.store_errors + jobs.store_errors + outbox.store_errors));
+        counter("kyc_bridge_outbox_published_total", "Outbox rows delivered to Kafka", {},
+                double(outbox.published));
+        gauge("kyc_bridge_outbox_backlog", "Outbox rows not yet delivered", double(outbox.backlog));
+        counter("kyc_bridge_auth0_requests_total", "HTTP requests sent to Auth0", {}, double(auth0.requests));
+        counter("kyc_bridge_auth0_rate_limited_total", "Auth0 answers with status 429", {},
+                double(auth0.rate_limited));
+        counter("kyc_bridge_auth0_token_fetches_total", "M2M tokens fetched", {}, double(auth0.token_fetches));
     });
 }
 

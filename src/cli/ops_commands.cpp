@@ -48,6 +48,7 @@ int OpsCommands::Execute() {
         if (*jobs_list_) {
             auto jobs = store.ListJobs(state_, limit_);
             if (!jobs) throw std::runtime_error(jobs.error().message);
+            if (!json_) std::cout << "job_id\tcustomer_id\tstate\tattempts\tlast_error\n";
             for (const auto& j : *jobs) {
                 if (json_) {
                     std::cout << nlohmann::json{{"job_id", j.job_id}, {"event_id", j.event_id},
@@ -75,6 +76,7 @@ int OpsCommands::Execute() {
         }
         auto rejected = store.ListRejected(limit_);
         if (!rejected) throw std::runtime_error(rejected.error().message);
+        if (!json_) std::cout << "source\tevent_id\treason\n";
         for (const auto& r : *rejected) {
             if (json_) {
                 std::cout << nlohmann::json{{"topic", r.origin.topic}, {"partition", r.origin.partition},
