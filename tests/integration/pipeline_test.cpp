@@ -3,6 +3,10 @@
 // poison events and a SIGTERM + restart in the middle — judged from Auth0's and Kafka's side.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include <httplib.h>
 
 #include "pipeline_fixture.hpp"
 
@@ -145,6 +149,41 @@ TEST_F(PipelineTest, TwoHundredEventsEndWithExactlyOneProvisionedUserPerCustomer
     EXPECT_EQ(Route(stats, "PATCH /api/v2/users/{id}"), 15);  // 10 second events + 5 existing
     EXPECT_EQ(Route(stats, "POST /dbconnections/change_password"), 160);
     EXPECT_LE(stats["token_requests"].get<int>(), 2);
+}
+
+
+TEST_F(PipelineTest, MetricsPassPromtoolAndCarryNoPersonalData) {
+    StartEmulator();
+    StartDaemon();
+    Publish({{"cus_m_1", KycEvent("evt-m-1", "cus_m_1", "metrics.one@example.com").dump()},
+             {"cus_m_1", KycEvent("evt-m-1", "cus_m_1", "metrics.one@example.com").dump()},
+             {"cus_m_2", "{not json"}});
+    WaitUntil([&] { return PublishedCustomers().size() >= 1 && ReadTopic(kDeadLetterTopic).size() >= 1; }, 60s,
+              "one customer published and one dead letter");
+    // The daemon logs the port it bound (the test config listens on port 0).
+    const auto log = WaitForFile(dir_ + "/daemon.log", 5s);
+    const auto at = log.find("event=metrics_listening");
+    ASSERT_NE(at, std::string::npos) << log;
+    const auto port_at = log.find(" port=", at);
+    const int port = std::stoi(log.substr(port_at + 6));
+    httplib::Client client("127.0.0.1", port);
+    std::string metrics;
+    WaitUntil([&] {
+        auto r = client.Get("/metrics");
+        metrics = r && r->status == 200 ? r->body : "";
+        return metrics.find("kyc_bridge_events_total{result=\"duplicate\"} 1") != std::string::npos;
+    }, 30s, "the duplicate counted in /metrics");
+    EXPECT_NE(metrics.find("kyc_bridge_events_total{result=\"rejected\"} 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("kyc_bridge_jobs_total{outcome=\"done\"} 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("kyc_bridge_ready 1"), std::string::npos) << metrics;
+    EXPECT_EQ(metrics.find("@"), std::string::npos) << "no email in any metric";
+    // Prometheus' own linter on the exposition (Debian's prometheus package ships promtool).
+    std::ofstream(dir_ + "/metrics.txt") << metrics;
+    const auto promtool = "promtool check metrics < " + dir_ + "/metrics.txt > " + dir_ + "/promtool.out 2>&1";
+    EXPECT_EQ(std::system(promtool.c_str()), 0) << WaitForFile(dir_ + "/promtool.out", 1s);
+    EXPECT_EQ(StopDaemon(), 0);
+    EXPECT_EQ(WaitForFile(dir_ + "/daemon.log", 5s).find("metrics.one"), std::string::npos)
+        << "no email in the log";
 }
 
 }  // namespace
