@@ -59,8 +59,8 @@ void PipelineTest::StartEmulator(const std::vector<std::string>& extra_flags) {
     emulator_url_ = "http://127.0.0.1:" + WaitForFile(dir_ + "/emulator.port", 20s);
 }
 
-void PipelineTest::StartDaemon(const std::map<std::string, std::string>& env) {
-    std::ofstream(dir_ + "/config.toml")
+void PipelineTest::WriteConfig(const std::string& path, const std::string& store) {
+    std::ofstream(path)
         << "[kafka]\nbrokers = \"" << brokers_ << "\"\n"
         << "[kafka.properties]\n"
         // The mock cluster's group coordinator waits out a killed member's session: keep it short.
@@ -68,14 +68,26 @@ void PipelineTest::StartDaemon(const std::map<std::string, std::string>& env) {
         << "[auth0]\nbase_url = \"" << emulator_url_ << "\"\nallow_insecure_http = true\n"
         << "client_id = \"it-client\"\nclient_secret = \"it-secret\"\n"
         << "roles = [\"ROLE_CUSTOMER\"]\n"
-        << "[store]\npath = \"" << dir_ << "/store/kyc-bridge.db\"\n"
+        << "[store]\npath = \"" << dir_ << "/" << store << "/kyc-bridge.db\"\n"
         << "[http]\nlisten = \"127.0.0.1:0\"\n"
         << "[log]\nlevel = \"info\"\n"
         << extra_toml_;
+}
+
+void PipelineTest::StartDaemon(const std::map<std::string, std::string>& env) {
+    WriteConfig(dir_ + "/config.toml", "store");
     daemon_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{RequiredEnv("KYC_BRIDGE"), "run", "--config", dir_ + "/config.toml"},
         env, dir_ + "/daemon.log");
     ++daemon_starts_;
+}
+
+std::unique_ptr<ChildProcess> PipelineTest::StartInstance(const std::string& name) {
+    const auto config = dir_ + "/config-" + name + ".toml";
+    WriteConfig(config, "store-" + name);
+    return std::make_unique<ChildProcess>(
+        std::vector<std::string>{RequiredEnv("KYC_BRIDGE"), "run", "--config", config},
+        std::map<std::string, std::string>{}, dir_ + "/daemon-" + name + ".log");
 }
 
 int PipelineTest::StopDaemon(std::chrono::seconds timeout) {
@@ -146,10 +158,10 @@ std::set<std::string> PipelineTest::PublishedCustomers() {
     return customers;
 }
 
-std::map<std::string, int> PipelineTest::JobStates() {
+std::map<std::string, int> PipelineTest::JobStates(const std::string& store) {
     std::map<std::string, int> states;
     sqlite3* db = nullptr;
-    auto path = dir_ + "/store/kyc-bridge.db";
+    auto path = dir_ + "/" + store + "/kyc-bridge.db";
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
         sqlite3_close(db);
         return states;

@@ -36,6 +36,8 @@ protected:
     void StartEmulator(const std::vector<std::string>& extra_flags = {});
     /// Starts kyc-bridge with the test config plus `extra_toml` appended.
     void StartDaemon(const std::map<std::string, std::string>& env = {});
+    /// Another kyc-bridge in the same consumer group with a store of its own (scale-out).
+    std::unique_ptr<ChildProcess> StartInstance(const std::string& name);
     /// SIGTERM and wait; returns the exit code.
     int StopDaemon(std::chrono::seconds timeout = std::chrono::seconds{40});
     void KillDaemon();
@@ -55,7 +57,7 @@ protected:
     /// Distinct customer keys seen on auth.user_created.
     std::set<std::string> PublishedCustomers();
     /// Rows of a query on the store file, for the state of jobs.
-    std::map<std::string, int> JobStates();
+    std::map<std::string, int> JobStates(const std::string& store = "store");
 
     std::string dir_;
     std::string brokers_;
@@ -65,6 +67,10 @@ protected:
     std::unique_ptr<ChildProcess> emulator_;
     std::unique_ptr<ChildProcess> daemon_;
     int daemon_starts_ = 0;
+
+private:
+    /// Writes the test config for an instance whose store lives in dir_/<store>/.
+    void WriteConfig(const std::string& path, const std::string& store);
 };
 
 }  // namespace kyc_bridge::testing

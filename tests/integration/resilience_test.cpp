@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -232,6 +234,38 @@ TEST_F(ResilienceTest, AMissingWriteScopePausesWorkUntilTheGrantIsFixed) {
                                                     "create:role_members"}}});
     EmulatorPost("/__emulator/tokens/invalidate", json::object());
     ExpectAllProvisioned(15, 120s);
+}
+
+
+TEST_F(ResilienceTest, ASecondInstanceJoiningMidRunSharesTheWorkWithoutRepeats) {
+    StartEmulator();
+    StartDaemon();
+    Publish(NewCustomers("cus_scale", 60));
+    WaitUntil([&] { return UsersByCustomer().size() >= 15; }, 60s, "15 customers provisioned");
+    // Scale-out is Kafka's consumer group: the newcomer gets partitions in a rebalance; what the
+    // first instance already holds in its inbox it finishes itself, and it commits that first.
+    auto second = StartInstance("second");
+    WaitUntil([&] {
+        std::ifstream log(dir_ + "/daemon-second.log");
+        std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+        return text.find("event=partitions_assigned") != std::string::npos;
+    }, 60s, "the second instance to get partitions");
+    Publish(NewCustomers("cus_scale", 60, 60));
+    ExpectAllProvisioned(120, 180s);
+    std::map<std::string, int> emails;
+    for (const auto& email : EmulatorGet("/__emulator/emails")) ++emails[email["email"].get<std::string>()];
+    EXPECT_EQ(emails.size(), 120u);
+    for (const auto& [address, count] : emails) EXPECT_EQ(count, 1) << address;
+    std::map<std::string, std::set<std::string>> ids;
+    for (const auto& record : ReadTopic(kOutputTopic)) {
+        ids[record.key].insert(json::parse(record.value)["event_id"].get<std::string>());
+    }
+    EXPECT_EQ(ids.size(), 120u);
+    for (const auto& [customer, set] : ids) EXPECT_EQ(set.size(), 1u) << customer;
+    EXPECT_GT(JobStates("store-second")["done"], 0) << "the second instance took part";
+    EXPECT_EQ(JobStates()["done"] + JobStates("store-second")["done"], 120) << "no customer twice";
+    second->Signal(SIGTERM);
+    EXPECT_EQ(second->WaitExit(40s), 0);
 }
 
 }  // namespace
