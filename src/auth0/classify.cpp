@@ -118,8 +118,15 @@ std::optional<core::Error> ClassifyAnswer(const Call& call, const http::Response
                                           core::TimePoint now) {
     const long status = response.status;
     if (status >= 200 && status < 300) return std::nullopt;
-    const ErrorKind kind = KindOf(call.api, status);
+    ErrorKind kind = KindOf(call.api, status);
     Auth0Words words = ReadBody(call.api, response.body);
+    // A user we just created or found that "does not exist" is a lagging read, not bad data:
+    // retried (a role that does not exist stays permanent).
+    if (status == 404 && call.api == ApiKind::kManagement &&
+        (words.code == "inexistent_user" ||
+         words.message.find("user does not exist") != std::string::npos)) {
+        kind = ErrorKind::kTransient;
+    }
     std::string message = call.endpoint + " answered " + std::to_string(status);
     if (!words.message.empty()) message += ": " + ScrubAuth0Message(words.message);
     if (!words.code.empty()) message += " (" + words.code + ")";

@@ -115,6 +115,20 @@ TEST(Classify, MessagesNeverCarryEmails) {
     EXPECT_NE(error->message.find("<redacted>"), std::string::npos);
 }
 
+TEST(Classify, AMissingUserIsALaggingReadButAMissingRoleIsPermanent) {
+    const Call roles{ApiKind::kManagement, "POST /api/v2/users/{id}/roles"};
+    auto user = ClassifyAnswer(
+        roles, Answer(404, R"({"statusCode":404,"error":"Not Found","message":"The user does not exist.","errorCode":"inexistent_user"})"),
+        kNow);
+    ASSERT_TRUE(user);
+    EXPECT_EQ(user->kind, ErrorKind::kTransient);
+    auto role = ClassifyAnswer(
+        roles, Answer(404, R"({"statusCode":404,"error":"Not Found","message":"Role not found","errorCode":"inexistent_role"})"),
+        kNow);
+    ASSERT_TRUE(role);
+    EXPECT_EQ(role->kind, ErrorKind::kPermanent);
+}
+
 TEST(Classify, EncodedEmailsAreRedactedToo) {
     auto error = ClassifyAnswer(
         kUsers, Answer(400, R"({"statusCode":400,"message":"bad query email=jane%40example.com","errorCode":"invalid_query_string"})"),
