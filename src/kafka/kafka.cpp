@@ -164,6 +164,11 @@ Consumer::Consumer(const Settings& settings, const std::string& topic, DurableSi
     Set(conf.get(), "enable.auto.commit", "false");
     Set(conf.get(), "enable.auto.offset.store", "false");
     Set(conf.get(), "auto.offset.reset", "earliest");
+    // A member killed with -9 holds its partitions until its session times out; librdkafka's
+    // default (45 s) would stall a restarted instance that long. Heartbeats come from a
+    // librdkafka thread, so a short session costs nothing while jobs run. Overridable.
+    Set(conf.get(), "session.timeout.ms", "10000");
+    Set(conf.get(), "heartbeat.interval.ms", "3000");
     for (const auto& [name, value] : settings.properties) Set(conf.get(), name, value);
     rd_kafka_conf_set_rebalance_cb(
         conf.get(), [](rd_kafka_t*, rd_kafka_resp_err_t reason,
