@@ -99,7 +99,9 @@ TEST_F(PipelineTest, TwoHundredEventsEndWithExactlyOneProvisionedUserPerCustomer
         EXPECT_EQ(user["roles"], json::array({"ROLE_CUSTOMER"})) << customer;
         EXPECT_EQ(user["app_metadata"]["kyc_status"], "VERIFIED") << customer;
         EXPECT_EQ(user["app_metadata"]["kyc_verified_at"], "2026-11-22T10:00:00Z") << customer;
-        if (customer.rfind("cus_two_", 0) == 0) EXPECT_EQ(user["given_name"], "Second") << customer;
+        if (customer.rfind("cus_two_", 0) == 0) {
+            EXPECT_EQ(user["given_name"], "Second") << customer;
+        }
     }
     EXPECT_EQ(users["cus_new_007"][0]["email"], "new.customer007@example.com");
     EXPECT_EQ(users["cus_new_007"][0]["user_id"], "auth0|cus_new_007");
