@@ -67,16 +67,38 @@ HttpAuth0Api::~HttpAuth0Api() = default;
 core::Result<Token> HttpAuth0Api::FetchToken() {
     const Call call{ApiKind::kTokenEndpoint, "POST /oauth/token"};
     ++stats_.token_fetches;
-    http::Request request{
-        "POST",
-        settings_.base_url + "/oauth/token",
-        {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}},
-        wire::FormEncode({{"grant_type", "client_credentials"},
-                          {"client_id", settings_.client_id},
-                          {"client_secret", settings_.client_secret},
-                          {"audience", settings_.audience}})};
-    auto answer = Send(call, request);
+    const std::vector<std::pair<std::string, std::string>> fields = {
+        {"grant_type", "client_credentials"},
+        {"client_id", settings_.client_id},
+        {"client_secret", settings_.client_secret},
+        {"audience", settings_.audience}};
+    // Auth0 takes the form and JSON alike (auth0-facts §2; the SDKs use either). A stand-in may
+    // take only one: when the body is refused, the other form is tried once and, if it works,
+    // kept for later fetches.
+    auto request_as = [&](bool as_json) {
+        if (as_json) {
+            json body = json::object();
+            for (const auto& [name, value] : fields) body[name] = value;
+            return http::Request{"POST", settings_.base_url + "/oauth/token",
+                                 {{"Content-Type", "application/json"}, {"Accept", "application/json"}},
+                                 body.dump()};
+        }
+        return http::Request{"POST", settings_.base_url + "/oauth/token",
+                             {{"Content-Type", "application/x-www-form-urlencoded"},
+                              {"Accept", "application/json"}},
+                             wire::FormEncode(fields)};
+    };
+    const bool as_json = token_body_json_.load();
+    auto answer = Send(call, request_as(as_json));
     if (!answer) return answer.error();
+    if (answer->status == 400 || answer->status == 401 || answer->status == 403 || answer->status == 415) {
+        auto other = Send(call, request_as(!as_json));
+        if (other && Is2xx(other->status)) {
+            token_body_json_ = !as_json;
+            core::Logger("auth0")->info("event=token_body_format format={}", !as_json ? "json" : "form");
+            answer = std::move(other);
+        }
+    }
     const core::TimePoint now = clock_.Now();
     if (auto error = ClassifyAnswer(call, *answer, now)) return Failed(call, std::move(*error));
 

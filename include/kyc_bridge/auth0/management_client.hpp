@@ -87,6 +87,7 @@ private:
     ClientSettings settings_;
     const core::Clock& clock_;
     Auth0Stats stats_;
+    std::atomic<bool> token_body_json_{false};  ///< the token endpoint wants JSON, not a form
     http::HttpClient http_;
     std::unique_ptr<OAuthTokenFetcher> fetcher_;
     TokenCache tokens_;

@@ -31,6 +31,12 @@ public:
         server_.Post("/oauth/token", [this](const httplib::Request& req, httplib::Response& res) {
             std::lock_guard lock(mutex);
             token_bodies.push_back(req.body);
+            if (json_only && req.get_header_value("Content-Type") != "application/json") {
+                res.status = 400;
+                res.set_content(R"({"error":"invalid_request","error_description":"JSON expected"})",
+                                "application/json");
+                return;
+            }
             if (token_status != 200) {
                 res.status = token_status;
                 res.set_content(R"({"error":"access_denied","error_description":"Unauthorized"})",
@@ -68,12 +74,35 @@ public:
     std::mutex mutex;
     std::vector<std::string> token_bodies;
     int token_status = 200;
+    bool json_only = false;  ///< a stand-in that refuses form bodies
 
 private:
     httplib::Server server_;
     int port_ = 0;
     std::thread thread_;
 };
+
+TEST(HttpAuth0Api, ATokenEndpointThatWantsJsonGetsJsonFromThenOn) {
+    FakeAuth0 auth0;
+    auth0.json_only = true;
+    int calls = 0;
+    auth0.server().Get("/api/v2/roles", [&](const httplib::Request&, httplib::Response& res) {
+        if (++calls == 1) {  // the first token is refused once: a refetch follows
+            res.status = 401;
+            return;
+        }
+        res.set_content(R"([{"id":"rol_1","name":"ROLE_CUSTOMER"}])", "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto roles = api.FindRoles("ROLE_CUSTOMER");
+    ASSERT_TRUE(roles.ok()) << roles.error().message;
+    std::lock_guard lock(auth0.mutex);
+    ASSERT_EQ(auth0.token_bodies.size(), 3u) << "form refused, JSON accepted, then JSON at once";
+    EXPECT_EQ(auth0.token_bodies[0].front(), 'g');  // grant_type=…
+    EXPECT_EQ(json::parse(auth0.token_bodies[1])["client_secret"], "s3cret&=");
+    EXPECT_EQ(auth0.token_bodies[2].front(), '{');
+}
 
 NewUser SampleUser() {
     NewUser u;
