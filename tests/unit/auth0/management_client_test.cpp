@@ -213,7 +213,10 @@ TEST(HttpAuth0Api, TokenEndpointRefusalIsConfigurationAndNotRetried) {
     ASSERT_FALSE(status);
     EXPECT_EQ(status.error().kind, ErrorKind::kConfiguration);
     EXPECT_EQ(status.error().message.find("s3cret"), std::string::npos);
-    EXPECT_EQ(auth0.token_bodies.size(), 1u);
+    // Once as a form, once as JSON (a stand-in might want that), then no more.
+    EXPECT_EQ(auth0.token_bodies.size(), 2u);
+    EXPECT_FALSE(api.Probe());
+    EXPECT_EQ(auth0.token_bodies.size(), 2u) << "a failed fetch is not repeated within a second";
 }
 
 TEST(HttpAuth0Api, A429IsRateLimitedWithNotBeforeFromTheReset) {
