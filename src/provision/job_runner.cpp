@@ -192,6 +192,7 @@ core::Status JobRunner::SendPasswordSetup(const Job& job, CustomerAccount& accou
         settings_.password_setup != PasswordSetup::kChangePasswordEmail) {
         return {};
     }
+    std::lock_guard one_email_in_flight(password_email_mutex_);
     if (auto s = api_.SendPasswordChangeEmail(job.event.email, settings_.connection,
                                               settings_.email_client_id);
         !s) {

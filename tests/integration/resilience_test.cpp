@@ -145,17 +145,27 @@ TEST_F(ResilienceTest, CrashLoopLosesNothingAndCreatesNoDuplicate) {
     // Auth0 would answer a repeated change_password within a minute with 429 and so hide a
     // repeat from this count: switch that limit off to count every email kyc-bridge asks for.
     StartEmulator({"--change-password-per-minute", "0"});
+    // 60 ms per Management API call keeps the daemon busy for the whole loop.
+    EmulatorPost("/__emulator/faults", {{"kind", "delay"}, {"delay_ms", 60}, {"rate", 1.0},
+                                        {"duration_ms", 600000}, {"path_prefix", "/api/v2/"}});
     auto events = NewCustomers("cus_crash", 400);
     std::mt19937 rng(20261122);
     StartDaemon();
     Publish(events);
     const int kills = 8;
+    auto calls = [&] { return Stat("management_requests"); };
+    std::string progress;
     for (int k = 0; k < kills; ++k) {
+        // Kill while it works: after a restart the group must first hand it the partitions.
+        const int before = calls();
+        WaitUntil([&] { return calls() > before + 5; }, 60s, "work after restart " + std::to_string(k));
         std::this_thread::sleep_for(std::chrono::milliseconds{
-            std::uniform_int_distribution<int>(1500, 4000)(rng)});
+            std::uniform_int_distribution<int>(100, 1500)(rng)});
         KillDaemon();
+        progress += " " + std::to_string(UsersByCustomer().size());
         StartDaemon();
     }
+    std::cout << "crash loop: customers provisioned at each kill:" << progress << "\n";
     ExpectAllProvisioned(400, 240s);
     StopDaemon();
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,10 @@ private:
     JobLedger& ledger_;
     const core::Clock& clock_;
     RunnerSettings settings_;
+    /// One password email at a time, from the call until its record: a kill -9 can then catch
+    /// only one email sent but not recorded, so a crash repeats at most one email (issue #3).
+    /// The cost is one Authentication API call in flight, far above the tenant's rate anyway.
+    mutable std::mutex password_email_mutex_;
 };
 
 }  // namespace kyc_bridge::provision
