@@ -3,6 +3,8 @@
 #pragma once
 
 #include <exception>
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -45,9 +47,24 @@ struct Store::Impl {
 
     /// Runs `body` under the lock; a SQLite::Exception becomes a kTransient Error (and any open
     /// SQLite::Transaction inside `body` has rolled back by then).
+    /// An `urgent` body goes before every ordinary one that is still waiting: the record of a
+    /// password email is written while the next email waits for it (see JobRunner).
     template <typename Body>
-    auto Run(std::string_view operation, Body&& body) -> decltype(body()) {
-        std::lock_guard lock(mutex);
+    auto Run(std::string_view operation, Body&& body, bool urgent = false) -> decltype(body()) {
+        if (urgent) ++urgent_waiting;
+        std::unique_lock lock(mutex);
+        if (urgent) {
+            --urgent_waiting;
+        } else {
+            urgent_done.wait(lock, [this] { return urgent_waiting.load() == 0; });
+        }
+        struct WakeOrdinary {
+            std::condition_variable& cv;
+            bool urgent;
+            ~WakeOrdinary() {
+                if (urgent) cv.notify_all();
+            }
+        } wake{urgent_done, urgent};
         try {
             return body();
         } catch (const SQLite::Exception& e) {
@@ -90,6 +107,8 @@ struct Store::Impl {
                                const core::Error& error);
 
     std::mutex mutex;
+    std::atomic<int> urgent_waiting{0};
+    std::condition_variable urgent_done;
     const core::Clock& clock;
     SQLite::Database db;
     // Hot-path statements, prepared once (guarded by mutex like the connection).

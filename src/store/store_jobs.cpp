@@ -178,11 +178,14 @@ core::Status Store::RecordRolesAssigned(const std::string& customer_id) {
 }
 
 core::Status Store::RecordPasswordSetupSent(const std::string& customer_id) {
-    return impl_->Run("record password setup sent", [&]() -> core::Status {
-        impl_->TouchAccount(customer_id, ", password_setup_sent", ", 1",
-                            ", password_setup_sent = 1", {});
-        return {};
-    });
+    return impl_->Run(
+        "record password setup sent",
+        [&]() -> core::Status {
+            impl_->TouchAccount(customer_id, ", password_setup_sent", ", 1",
+                                ", password_setup_sent = 1", {});
+            return {};
+        },
+        /*urgent=*/true);
 }
 
 core::Status Store::RecordProfileApplied(std::int64_t job_id) {
