@@ -145,8 +145,8 @@ TEST_F(ResilienceTest, CrashLoopLosesNothingAndCreatesNoDuplicate) {
     // Auth0 would answer a repeated change_password within a minute with 429 and so hide a
     // repeat from this count: switch that limit off to count every email kyc-bridge asks for.
     StartEmulator({"--change-password-per-minute", "0"});
-    // 60 ms per Management API call keeps the daemon busy for the whole loop.
-    EmulatorPost("/__emulator/faults", {{"kind", "delay"}, {"delay_ms", 60}, {"rate", 1.0},
+    // 150 ms per Management API call (a slow tenant) keeps the daemon busy for the whole loop.
+    EmulatorPost("/__emulator/faults", {{"kind", "delay"}, {"delay_ms", 150}, {"rate", 1.0},
                                         {"duration_ms", 600000}, {"path_prefix", "/api/v2/"}});
     auto events = NewCustomers("cus_crash", 400);
     std::mt19937 rng(20261122);
