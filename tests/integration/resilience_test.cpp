@@ -131,14 +131,21 @@ TEST_F(ResilienceTest, RefusedCredentialsPauseWorkWithoutFailingJobs) {
 
 TEST_F(ResilienceTest, BrokerOutageLosesNothing) {
     StartEmulator();
+    // A slow tenant (200 ms a call) keeps jobs finishing, and outbox rows queueing, while the
+    // brokers are away.
+    EmulatorPost("/__emulator/faults", {{"kind", "delay"}, {"delay_ms", 200}, {"rate", 1.0},
+                                        {"duration_ms", 600000}, {"path_prefix", "/api/v2/"}});
     StartDaemon();
-    Publish(NewCustomers("cus_brk", 40));
+    Publish(NewCustomers("cus_brk", 60));
     WaitUntil([&] { return UsersByCustomer().size() >= 10; }, 60s, "10 customers provisioned");
     kafka_->Signal(SIGUSR1);  // all brokers down
     std::this_thread::sleep_for(10s);
+    const auto provisioned_during_outage = UsersByCustomer().size();
     kafka_->Signal(SIGUSR2);  // and up again
-    Publish(NewCustomers("cus_brk", 20, 40));
-    ExpectAllProvisioned(60, 120s);
+    Publish(NewCustomers("cus_brk", 20, 60));
+    ExpectAllProvisioned(80, 120s);
+    std::cout << "broker outage: " << provisioned_during_outage
+              << " of 60 customers provisioned when the brokers came back\n";
 }
 
 TEST_F(ResilienceTest, CrashLoopLosesNothingAndCreatesNoDuplicate) {
@@ -190,12 +197,16 @@ TEST_F(ResilienceTest, CrashLoopLosesNothingAndCreatesNoDuplicate) {
 TEST_F(ResilienceTest, SigtermDuringABusyRunExitsCleanlyInTime) {
     StartEmulator();
     extra_toml_ = "[daemon]\nshutdown_timeout_s = 10\n";
+    // 100 ms a call: the run is still busy when SIGTERM comes.
+    EmulatorPost("/__emulator/faults", {{"kind", "delay"}, {"delay_ms", 100}, {"rate", 1.0},
+                                        {"duration_ms", 600000}, {"path_prefix", "/api/v2/"}});
     StartDaemon();
     Publish(NewCustomers("cus_term", 150));
     WaitUntil([&] { return UsersByCustomer().size() >= 20; }, 60s, "20 customers provisioned");
     auto asked = std::chrono::steady_clock::now();
     EXPECT_EQ(StopDaemon(15s), 0);
     EXPECT_LT(std::chrono::steady_clock::now() - asked, 11s);
+    EXPECT_LT(UsersByCustomer().size(), 150u) << "SIGTERM came while the run was busy";
     // Nothing half-recorded: the restart finishes with no repeated Auth0 call.
     StartDaemon();
     ExpectAllProvisioned(150);
