@@ -4,6 +4,7 @@
 // emulator answering at once or after a fixed latency (closer to a real tenant).
 // Prints figures; asserts nothing about time (this machine is shared).
 //   meson test -C build --benchmark --verbose      or      ./dev.sh bench
+#include <httplib.h>
 #include <signal.h>
 
 #include <chrono>
@@ -11,10 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <thread>
-
-#include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "child_process.hpp"
 #include "kafka_test_client.hpp"
@@ -41,15 +40,20 @@ Figures Run(int customers, int latency_ms, int concurrency, const std::string& l
                        {}, dir + "/kafka.log");
     const auto brokers = WaitForFile(dir + "/bootstrap", 20s);
     ChildProcess emulator({RequiredEnv("AUTH0_EMULATOR"), "--listen", "127.0.0.1:0", "--port-file",
-                           dir + "/emulator.port", "--client-id", "bench", "--client-secret", "bench-secret",
-                           "--roles", "ROLE_CUSTOMER"},
+                           dir + "/emulator.port", "--client-id", "bench", "--client-secret",
+                           "bench-secret", "--roles", "ROLE_CUSTOMER"},
                           {}, dir + "/emulator.log");
     const auto url = "http://127.0.0.1:" + WaitForFile(dir + "/emulator.port", 20s);
     httplib::Client api(url);
     if (latency_ms > 0) {
         api.Post("/__emulator/faults",
-                 json{{"kind", "delay"}, {"delay_ms", latency_ms}, {"rate", 1.0},
-                      {"duration_ms", 3600000}, {"path_prefix", "/"}}.dump(), "application/json");
+                 json{{"kind", "delay"},
+                      {"delay_ms", latency_ms},
+                      {"rate", 1.0},
+                      {"duration_ms", 3600000},
+                      {"path_prefix", "/"}}
+                     .dump(),
+                 "application/json");
     }
     std::ofstream(dir + "/config.toml")
         << "[kafka]\nbrokers = \"" << brokers << "\"\n"
@@ -78,12 +82,14 @@ Figures Run(int customers, int latency_ms, int concurrency, const std::string& l
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = started + 600s;
     std::size_t published = 0;
-    while (published < static_cast<std::size_t>(customers) && std::chrono::steady_clock::now() < deadline) {
+    while (published < static_cast<std::size_t>(customers) &&
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(250ms);
         published = ReadAll(brokers, "auth.user_created", 1000ms).size();
     }
     Figures figures;
-    figures.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    figures.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     figures.customers = static_cast<int>(published);
     auto stats = json::parse(api.Get("/__emulator/stats")->body);
     figures.management_calls = stats["management_requests"];
@@ -93,11 +99,12 @@ Figures Run(int customers, int latency_ms, int concurrency, const std::string& l
     daemon.WaitExit(60s);
     std::filesystem::remove_all(dir);
 
-    std::printf("%-34s %5d customers in %6.1f s = %6.1f customers/s; %.2f Management API calls per "
-                "customer; %d token fetch(es); %d x 429\n",
-                label.c_str(), figures.customers, figures.seconds, figures.customers / figures.seconds,
-                double(figures.management_calls) / std::max(1, figures.customers), figures.token_fetches,
-                figures.rate_limited);
+    std::printf(
+        "%-34s %5d customers in %6.1f s = %6.1f customers/s; %.2f Management API calls per "
+        "customer; %d token fetch(es); %d x 429\n",
+        label.c_str(), figures.customers, figures.seconds, figures.customers / figures.seconds,
+        double(figures.management_calls) / std::max(1, figures.customers), figures.token_fetches,
+        figures.rate_limited);
     std::fflush(stdout);
     return figures;
 }

@@ -5,17 +5,17 @@
 // inspect and inject faults.
 #pragma once
 
+#include <httplib.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "user_directory.hpp"
 
@@ -26,8 +26,8 @@ struct Options {
     std::string client_secret = "emulator-secret";
     std::string connection = "Username-Password-Authentication";
     std::vector<std::string> roles = {"ROLE_CUSTOMER"};
-    std::vector<std::string> scopes = {"read:users", "create:users", "update:users",
-                                       "delete:users", "read:roles", "create:role_members"};
+    std::vector<std::string> scopes = {"read:users",   "create:users", "update:users",
+                                       "delete:users", "read:roles",   "create:role_members"};
     std::int64_t token_ttl_s = 86400;
     /// Management API token bucket (auth0-facts §1). 0 = no limit, but headers are still sent.
     double rate_limit_per_second = 0;
@@ -41,7 +41,8 @@ class Emulator {
 public:
     explicit Emulator(Options options);
     void Register(httplib::Server& server);
-    /// Seeds users from a JSON array file ([{user_id?, email, given_name?, app_metadata?, roles?}]).
+    /// Seeds users from a JSON array file ([{user_id?, email, given_name?, app_metadata?,
+    /// roles?}]).
     void SeedFile(const std::string& path);
 
 private:

@@ -3,12 +3,11 @@
 //   auth0-emulator --listen 127.0.0.1:0 --port-file F --client-id C --client-secret S
 //                  [--roles A,B] [--connection NAME] [--token-ttl S]
 //                  [--rate-limit-per-second N --rate-limit-burst N] [--seed-users FILE]
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "emulator.hpp"
 
@@ -29,7 +28,8 @@ int main(int argc, char** argv) {
     app.add_option("--token-ttl", options.token_ttl_s, "access token lifetime in seconds");
     app.add_option("--rate-limit-per-second", options.rate_limit_per_second,
                    "Management API sustained rate; 0 = unlimited");
-    app.add_option("--rate-limit-burst", options.rate_limit_burst, "bucket size; default = the rate");
+    app.add_option("--rate-limit-burst", options.rate_limit_burst,
+                   "bucket size; default = the rate");
     app.add_option("--change-password-per-minute", options.change_password_per_minute,
                    "change_password calls per email per minute; 0 = unlimited");
     app.add_option("--seed-users", seed_users, "JSON array of users to create at start");
@@ -58,8 +58,9 @@ int main(int argc, char** argv) {
     server.set_keep_alive_max_count(100000);
     server.set_keep_alive_timeout(30);
     emulator.Register(server);
-    const int port = wanted_port == 0 ? server.bind_to_any_port(host.c_str())
-                                      : (server.bind_to_port(host.c_str(), wanted_port) ? wanted_port : -1);
+    const int port = wanted_port == 0
+                         ? server.bind_to_any_port(host.c_str())
+                         : (server.bind_to_port(host.c_str(), wanted_port) ? wanted_port : -1);
     if (port <= 0) {
         std::cerr << "auth0-emulator: cannot listen on " << listen << "\n";
         return 1;

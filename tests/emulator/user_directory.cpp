@@ -15,31 +15,46 @@ using nlohmann::json;
 // CreateUserRequestContent's properties (OAS): anything else is "Additional properties not
 // allowed", as Auth0 answers.
 const std::set<std::string> kCreateProperties = {
-    "email",       "phone_number", "user_metadata", "blocked",     "email_verified",
-    "phone_verified", "app_metadata", "given_name", "family_name", "name",
-    "nickname",    "picture",      "user_id",       "connection",  "password",
-    "verify_email", "username"};
+    "email",          "phone_number", "user_metadata", "blocked",     "email_verified",
+    "phone_verified", "app_metadata", "given_name",    "family_name", "name",
+    "nickname",       "picture",      "user_id",       "connection",  "password",
+    "verify_email",   "username"};
 const std::set<std::string> kPatchProperties = {
-    "blocked",     "email_verified", "email",     "phone_number", "phone_verified",
-    "user_metadata", "app_metadata", "given_name", "family_name", "name",
-    "nickname",    "picture",        "verify_email", "verify_phone_number", "password",
-    "connection",  "client_id",      "username"};
+    "blocked",       "email_verified", "email",        "phone_number",        "phone_verified",
+    "user_metadata", "app_metadata",   "given_name",   "family_name",         "name",
+    "nickname",      "picture",        "verify_email", "verify_phone_number", "password",
+    "connection",    "client_id",      "username"};
 // app_metadata keys Auth0 refuses (auth0-facts §3, metadata-fields-data.mdx).
-const std::set<std::string> kReservedAppMetadata = {
-    "__tenant",  "_id",        "blocked",   "clientID",         "created_at",
-    "email_verified", "email", "globalClientID", "global_client_id", "identities",
-    "lastIP",    "lastLogin",  "loginsCount", "metadata",       "multifactor_last_modified",
-    "multifactor", "updated_at", "user_id"};
+const std::set<std::string> kReservedAppMetadata = {"__tenant",
+                                                    "_id",
+                                                    "blocked",
+                                                    "clientID",
+                                                    "created_at",
+                                                    "email_verified",
+                                                    "email",
+                                                    "globalClientID",
+                                                    "global_client_id",
+                                                    "identities",
+                                                    "lastIP",
+                                                    "lastLogin",
+                                                    "loginsCount",
+                                                    "metadata",
+                                                    "multifactor_last_modified",
+                                                    "multifactor",
+                                                    "updated_at",
+                                                    "user_id"};
 
 ApiError Validation(const std::string& detail) {
     return {400, "Payload validation error: " + detail, "invalid_body"};
 }
 
 std::optional<ApiError> CheckProperties(const json& body, const std::set<std::string>& allowed) {
-    if (!body.is_object()) return Validation("'Expected type object but found type " +
-                                             std::string(body.type_name()) + "'.");
+    if (!body.is_object())
+        return Validation("'Expected type object but found type " + std::string(body.type_name()) +
+                          "'.");
     for (const auto& [key, value] : body.items()) {
-        if (!allowed.count(key)) return Validation("'Additional properties not allowed: " + key + "'.");
+        if (!allowed.count(key))
+            return Validation("'Additional properties not allowed: " + key + "'.");
     }
     return std::nullopt;
 }
@@ -53,25 +68,31 @@ std::optional<ApiError> CheckString(const json& body, const char* key, std::size
                           "' on property " + key + " (" + what + ").");
     }
     const auto size = it->get<std::string>().size();
-    if (size < min) return Validation("'String is too short (0 chars), minimum " + std::to_string(min) +
-                                      "' on property " + key + " (" + what + ").");
-    if (size > max) return Validation("'String is too long (" + std::to_string(size) + " chars), maximum " +
-                                      std::to_string(max) + "' on property " + key + " (" + what + ").");
+    if (size < min)
+        return Validation("'String is too short (0 chars), minimum " + std::to_string(min) +
+                          "' on property " + key + " (" + what + ").");
+    if (size > max)
+        return Validation("'String is too long (" + std::to_string(size) + " chars), maximum " +
+                          std::to_string(max) + "' on property " + key + " (" + what + ").");
     return std::nullopt;
 }
 
 std::optional<ApiError> CheckMetadata(const json& body, const char* key, bool app) {
     auto it = body.find(key);
     if (it == body.end() || it->is_null()) return std::nullopt;
-    if (!it->is_object()) return Validation(std::string("'Expected type object' on property ") + key + ".");
+    if (!it->is_object())
+        return Validation(std::string("'Expected type object' on property ") + key + ".");
     for (const auto& [name, value] : it->items()) {
         if (name.find_first_of(".$") != std::string::npos) {
-            return {{400, "Payload validation error: metadata keys must not contain '.' or '$': " + name,
+            return {{400,
+                     "Payload validation error: metadata keys must not contain '.' or '$': " + name,
                      "invalid_body"}};
         }
         if (app && kReservedAppMetadata.count(name)) {
-            return {{400, "Payload validation error: app_metadata cannot contain the reserved key " + name,
-                     "invalid_body"}};
+            return {
+                {400,
+                 "Payload validation error: app_metadata cannot contain the reserved key " + name,
+                 "invalid_body"}};
         }
     }
     return std::nullopt;
@@ -93,7 +114,9 @@ std::optional<ApiError> CheckCommon(const json& body) {
         const auto phone = it->is_string() ? it->get<std::string>() : std::string();
         const bool e164 = phone.size() >= 2 && phone.size() <= 16 && phone[0] == '+' &&
                           std::all_of(phone.begin() + 1, phone.end(), ::isdigit);
-        if (!e164) return Validation("'String does not match pattern ^\\+[0-9]{1,15}$' on property phone_number.");
+        if (!e164)
+            return Validation(
+                "'String does not match pattern ^\\+[0-9]{1,15}$' on property phone_number.");
     }
     if (auto e = CheckMetadata(body, "app_metadata", true)) return e;
     if (auto e = CheckMetadata(body, "user_metadata", false)) return e;
@@ -112,22 +135,34 @@ std::string RandomHex(std::size_t chars) {
 
 std::string ReasonPhrase(int status) {
     switch (status) {
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 409: return "Conflict";
-        case 429: return "Too Many Requests";
-        case 500: return "Internal Server Error";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        default: return "Error";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 409:
+            return "Conflict";
+        case 429:
+            return "Too Many Requests";
+        case 500:
+            return "Internal Server Error";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "Error";
     }
 }
 
 json ErrorBody(const ApiError& error) {
-    json body = {{"statusCode", error.status}, {"error", ReasonPhrase(error.status)},
+    json body = {{"statusCode", error.status},
+                 {"error", ReasonPhrase(error.status)},
                  {"message", error.message}};
     if (!error.error_code.empty()) body["errorCode"] = error.error_code;
     return body;
@@ -135,7 +170,8 @@ json ErrorBody(const ApiError& error) {
 
 bool LooksLikeEmail(const std::string& email) {
     const auto at = email.find('@');
-    if (at == std::string::npos || at == 0 || email.find('@', at + 1) != std::string::npos) return false;
+    if (at == std::string::npos || at == 0 || email.find('@', at + 1) != std::string::npos)
+        return false;
     if (email.find_first_of(" \t\r\n") != std::string::npos) return false;
     const auto dot = email.find('.', at);
     return dot != std::string::npos && dot > at + 1 && dot + 1 < email.size();
@@ -151,14 +187,16 @@ UserDirectory::UserDirectory(std::string connection, const std::vector<std::stri
     : connection_(std::move(connection)) {
     int n = 0;
     for (const auto& name : role_names) {
-        roles_.push_back({"rol_" + std::to_string(1000 + n++) + RandomHex(12), name, name + " role"});
+        roles_.push_back(
+            {"rol_" + std::to_string(1000 + n++) + RandomHex(12), name, name + " role"});
     }
 }
 
 std::variant<json, ApiError> UserDirectory::Create(const json& body, const std::string& now) {
     if (auto e = CheckProperties(body, kCreateProperties)) return *e;
     auto connection = body.find("connection");
-    if (connection == body.end() || !connection->is_string() || connection->get<std::string>().empty()) {
+    if (connection == body.end() || !connection->is_string() ||
+        connection->get<std::string>().empty()) {
         return Validation("'Missing required property: connection'.");
     }
     if (connection->get<std::string>() != connection_) {
@@ -177,7 +215,8 @@ std::variant<json, ApiError> UserDirectory::Create(const json& body, const std::
     }
     std::string bare_id = RandomHex(24);
     if (auto it = body.find("user_id"); it != body.end()) {
-        if (!it->is_string() || it->get<std::string>().empty() || it->get<std::string>().size() > 255 ||
+        if (!it->is_string() || it->get<std::string>().empty() ||
+            it->get<std::string>().size() > 255 ||
             it->get<std::string>().find_first_of(" \t\r\n") != std::string::npos) {
             return Validation("'String does not match pattern ^\\S*$' on property user_id.");
         }
@@ -195,9 +234,9 @@ std::variant<json, ApiError> UserDirectory::Create(const json& body, const std::
                  {"created_at", now},
                  {"updated_at", now},
                  {"identities", json::array({{{"connection", connection_},
-                                               {"user_id", bare_id},
-                                               {"provider", "auth0"},
-                                               {"isSocial", false}}})},
+                                              {"user_id", bare_id},
+                                              {"provider", "auth0"},
+                                              {"isSocial", false}}})},
                  {"name", body.value("name", email)},
                  {"nickname", body.value("nickname", email.substr(0, email.find('@')))},
                  {"picture", body.value("picture", "https://s.gravatar.com/avatar/emulator.png")},
@@ -216,7 +255,8 @@ std::variant<json, ApiError> UserDirectory::Seed(const json& seed, const std::st
     if (!seed.is_object() || !seed.contains("email") || !seed["email"].is_string()) {
         return ApiError{400, "a seeded user needs an email", "invalid_body"};
     }
-    json body = {{"connection", connection_}, {"password", "Seeded-" + RandomHex(16)},
+    json body = {{"connection", connection_},
+                 {"password", "Seeded-" + RandomHex(16)},
                  {"verify_email", false}};
     for (const auto& [key, value] : seed.items()) {
         if (key != "user_id" && key != "roles") body[key] = value;
@@ -304,7 +344,8 @@ std::vector<Role> UserDirectory::FindRoles(const std::string& name_filter) const
     std::vector<Role> found;
     const auto filter = Lower(name_filter);
     for (const auto& role : roles_) {
-        if (filter.empty() || Lower(role.name).find(filter) != std::string::npos) found.push_back(role);
+        if (filter.empty() || Lower(role.name).find(filter) != std::string::npos)
+            found.push_back(role);
     }
     return found;
 }
@@ -313,14 +354,17 @@ std::optional<ApiError> UserDirectory::AssignRoles(const std::string& user_id, c
     if (!body.is_object() || !body.contains("roles") || !body["roles"].is_array()) {
         return Validation("'Missing required property: roles'.");
     }
-    if (body["roles"].empty()) return Validation("'Array is too short (0), minimum 1' on property roles.");
+    if (body["roles"].empty())
+        return Validation("'Array is too short (0), minimum 1' on property roles.");
     if (!users_.count(user_id)) return ApiError{404, "The user does not exist.", "inexistent_user"};
     std::set<std::string> ids;
     for (const auto& id : body["roles"]) {
         if (!id.is_string()) return Validation("'Expected type string' on property roles.");
-        const bool known = std::any_of(roles_.begin(), roles_.end(),
-                                       [&](const Role& r) { return r.id == id.get<std::string>(); });
-        if (!known) return ApiError{404, "Role not found: " + id.get<std::string>(), "inexistent_role"};
+        const bool known = std::any_of(roles_.begin(), roles_.end(), [&](const Role& r) {
+            return r.id == id.get<std::string>();
+        });
+        if (!known)
+            return ApiError{404, "Role not found: " + id.get<std::string>(), "inexistent_role"};
         ids.insert(id.get<std::string>());
     }
     assigned_[user_id].insert(ids.begin(), ids.end());

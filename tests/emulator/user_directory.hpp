@@ -4,13 +4,12 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace auth0_emulator {
 
@@ -37,11 +36,13 @@ public:
 
     /// POST /api/v2/users. `now` is the RFC 3339 time stamp for created_at/updated_at.
     /// Returns the new user, or the error Auth0 gives (400 validation, 409 duplicate).
-    std::variant<nlohmann::json, ApiError> Create(const nlohmann::json& body, const std::string& now);
+    std::variant<nlohmann::json, ApiError> Create(const nlohmann::json& body,
+                                                  const std::string& now);
     /// PATCH /api/v2/users/{id}: root attributes replaced, metadata merged at the first level,
     /// null deletes (auth0-facts §4, from the OAS and manage-metadata-api.mdx).
     std::variant<nlohmann::json, ApiError> Patch(const std::string& user_id,
-                                                 const nlohmann::json& body, const std::string& now);
+                                                 const nlohmann::json& body,
+                                                 const std::string& now);
     std::optional<nlohmann::json> Find(const std::string& user_id) const;
     /// users-by-email is case-sensitive on the stored (lower-case) email (auth0-facts §4).
     std::vector<nlohmann::json> FindByEmail(const std::string& email) const;
@@ -67,7 +68,7 @@ public:
 private:
     std::string connection_;
     std::vector<Role> roles_;
-    std::map<std::string, nlohmann::json> users_;             // by full user_id
+    std::map<std::string, nlohmann::json> users_;            // by full user_id
     std::map<std::string, std::set<std::string>> assigned_;  // user_id → role ids
 };
 

@@ -2,7 +2,11 @@
 // Process orchestration and outside-in observation for the integration tests.
 #include "pipeline_fixture.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -150,6 +154,28 @@ void PipelineTest::WaitUntil(const std::function<bool()>& done, std::chrono::sec
         std::this_thread::sleep_for(500ms);
     }
     FAIL() << "timed out after " << timeout.count() << " s waiting for " << what;
+}
+
+int PipelineTest::FreeLoopbackPort() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        close(fd);
+        throw std::runtime_error("no free loopback port");
+    }
+    close(fd);
+    return ntohs(address.sin_port);
+}
+
+std::string PipelineTest::ScrapeMetrics(int port) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(2, 0);
+    auto r = client.Get("/metrics");
+    return r && r->status == 200 ? r->body : "";
 }
 
 std::set<std::string> PipelineTest::PublishedCustomers() {

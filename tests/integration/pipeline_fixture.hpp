@@ -56,6 +56,10 @@ protected:
                    const std::string& what);
     /// Distinct customer keys seen on auth.user_created.
     std::set<std::string> PublishedCustomers();
+    /// A loopback port free right now, for KYC_BRIDGE_HTTP_LISTEN.
+    static int FreeLoopbackPort();
+    /// The daemon's /metrics text on that port ("" if it does not answer).
+    static std::string ScrapeMetrics(int port);
     /// Rows of a query on the store file, for the state of jobs.
     std::map<std::string, int> JobStates(const std::string& store = "store");
 

@@ -156,23 +156,16 @@ TEST_F(PipelineTest, TwoHundredEventsEndWithExactlyOneProvisionedUserPerCustomer
 
 TEST_F(PipelineTest, MetricsPassPromtoolAndCarryNoPersonalData) {
     StartEmulator();
-    StartDaemon();
+    const int port = FreeLoopbackPort();
+    StartDaemon({{"KYC_BRIDGE_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)}});
     Publish({{"cus_m_1", KycEvent("evt-m-1", "cus_m_1", "metrics.one@example.com").dump()},
              {"cus_m_1", KycEvent("evt-m-1", "cus_m_1", "metrics.one@example.com").dump()},
              {"cus_m_2", "{not json"}});
     WaitUntil([&] { return PublishedCustomers().size() >= 1 && ReadTopic(kDeadLetterTopic).size() >= 1; }, 60s,
               "one customer published and one dead letter");
-    // The daemon logs the port it bound (the test config listens on port 0).
-    const auto log = WaitForFile(dir_ + "/daemon.log", 5s);
-    const auto at = log.find("event=metrics_listening");
-    ASSERT_NE(at, std::string::npos) << log;
-    const auto port_at = log.find(" port=", at);
-    const int port = std::stoi(log.substr(port_at + 6));
-    httplib::Client client("127.0.0.1", port);
     std::string metrics;
     WaitUntil([&] {
-        auto r = client.Get("/metrics");
-        metrics = r && r->status == 200 ? r->body : "";
+        metrics = ScrapeMetrics(port);
         return metrics.find("kyc_bridge_events_total{result=\"duplicate\"} 1") != std::string::npos;
     }, 30s, "the duplicate counted in /metrics");
     EXPECT_NE(metrics.find("kyc_bridge_events_total{result=\"rejected\"} 1"), std::string::npos) << metrics;

@@ -6,11 +6,10 @@
 //   SIGTERM/SIGINT: exit.
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "kyc_bridge/kafka/kafka.hpp"
 
@@ -28,7 +27,8 @@ int main(int argc, char** argv) {
     for (const auto& flag : topic_flags) {
         const auto colon = flag.rfind(':');
         if (colon == std::string::npos) {
-            std::cerr << "kafka-mock-cluster: --topic must be NAME:PARTITIONS, got " << flag << "\n";
+            std::cerr << "kafka-mock-cluster: --topic must be NAME:PARTITIONS, got " << flag
+                      << "\n";
             return 2;
         }
         topics.push_back({flag.substr(0, colon), std::stoi(flag.substr(colon + 1))});

@@ -2,11 +2,11 @@
 // Ids and passwords: deterministic where idempotency needs it, unguessable where it must be.
 #include "kyc_bridge/core/ids.hpp"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
-
-#include <gtest/gtest.h>
 
 namespace kyc_bridge::core {
 namespace {

@@ -3,10 +3,10 @@
 // relies on (auth0-facts.md sections in brackets).
 #include "emulator.hpp"
 
+#include <gtest/gtest.h>
+
 #include <ctime>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace auth0_emulator {
 namespace {
@@ -32,21 +32,26 @@ protected:
     }
     std::string Token() {
         auto r = client_->Post("/oauth/token",
-                               "grant_type=client_credentials&client_id=c&client_secret=s&audience=https%3A%2F%2Ft%2Fapi%2Fv2%2F",
+                               "grant_type=client_credentials&client_id=c&client_secret=s&audience="
+                               "https%3A%2F%2Ft%2Fapi%2Fv2%2F",
                                "application/x-www-form-urlencoded");
         EXPECT_EQ(r->status, 200);
         return json::parse(r->body)["access_token"];
     }
-    httplib::Result Call(const std::string& method, const std::string& path, const json& body = nullptr,
-                         const std::string& token = "") {
+    httplib::Result Call(const std::string& method, const std::string& path,
+                         const json& body = nullptr, const std::string& token = "") {
         httplib::Headers headers{{"Authorization", "Bearer " + (token.empty() ? token_ : token)}};
         if (method == "GET") return client_->Get(path.c_str(), headers);
-        if (method == "PATCH") return client_->Patch(path.c_str(), headers, body.dump(), "application/json");
+        if (method == "PATCH")
+            return client_->Patch(path.c_str(), headers, body.dump(), "application/json");
         return client_->Post(path.c_str(), headers, body.dump(), "application/json");
     }
     json NewUser(const std::string& id, const std::string& email) {
-        return {{"user_id", id}, {"connection", "Username-Password-Authentication"}, {"email", email},
-                {"password", "Unguessable-1234"}, {"verify_email", false},
+        return {{"user_id", id},
+                {"connection", "Username-Password-Authentication"},
+                {"email", email},
+                {"password", "Unguessable-1234"},
+                {"verify_email", false},
                 {"app_metadata", {{"customer_id", id}, {"kyc", {{"level", 2}}}}}};
     }
     json Get(const std::string& path) { return json::parse(client_->Get(path.c_str())->body); }
@@ -63,17 +68,22 @@ TEST_F(EmulatorTest, TokenEndpointTakesFormJsonAndBasicAndRefusesBadCredentials)
     Start();
     Token();
     auto json_body = client_->Post("/oauth/token",
-                                   json{{"grant_type", "client_credentials"}, {"client_id", "c"},
-                                        {"client_secret", "s"}, {"audience", "https://t/api/v2/"}}.dump(),
+                                   json{{"grant_type", "client_credentials"},
+                                        {"client_id", "c"},
+                                        {"client_secret", "s"},
+                                        {"audience", "https://t/api/v2/"}}
+                                       .dump(),
                                    "application/json");
     EXPECT_EQ(json_body->status, 200);
     client_->set_basic_auth("c", "s");
-    auto basic = client_->Post("/oauth/token", "grant_type=client_credentials&audience=https%3A%2F%2Ft%2Fapi%2Fv2%2F",
-                               "application/x-www-form-urlencoded");
+    auto basic = client_->Post(
+        "/oauth/token", "grant_type=client_credentials&audience=https%3A%2F%2Ft%2Fapi%2Fv2%2F",
+        "application/x-www-form-urlencoded");
     EXPECT_EQ(basic->status, 200);
     client_->set_basic_auth("c", "wrong");
-    auto refused = client_->Post("/oauth/token", "grant_type=client_credentials&audience=https%3A%2F%2Ft%2Fapi%2Fv2%2F",
-                                 "application/x-www-form-urlencoded");
+    auto refused = client_->Post(
+        "/oauth/token", "grant_type=client_credentials&audience=https%3A%2F%2Ft%2Fapi%2Fv2%2F",
+        "application/x-www-form-urlencoded");
     EXPECT_EQ(refused->status, 401);  // [§2] observed: 401 access_denied "Unauthorized"
     EXPECT_EQ(json::parse(refused->body)["error"], "access_denied");
     EXPECT_EQ(Get("/__emulator/stats")["token_requests"], 4);
@@ -85,17 +95,22 @@ TEST_F(EmulatorTest, CreateIsIdempotentByIdAndEmailWithAuth0sConflictBody) {
     auto created = Call("POST", "/api/v2/users", NewUser("cus_1", "Jane@Example.com"));
     ASSERT_EQ(created->status, 201);
     auto user = json::parse(created->body);
-    EXPECT_EQ(user["user_id"], "auth0|cus_1");  // [§3] strategy prefix
+    EXPECT_EQ(user["user_id"], "auth0|cus_1");     // [§3] strategy prefix
     EXPECT_EQ(user["email"], "jane@example.com");  // stored lower-case
     auto again = Call("POST", "/api/v2/users", NewUser("cus_1", "other@example.com"));
     EXPECT_EQ(again->status, 409);
-    EXPECT_EQ(json::parse(again->body),
-              json({{"statusCode", 409}, {"error", "Conflict"}, {"message", "The user already exists."},
-                    {"errorCode", "auth0_idp_error"}}));
+    EXPECT_EQ(json::parse(again->body), json({{"statusCode", 409},
+                                              {"error", "Conflict"},
+                                              {"message", "The user already exists."},
+                                              {"errorCode", "auth0_idp_error"}}));
     EXPECT_EQ(Call("POST", "/api/v2/users", NewUser("cus_2", "JANE@example.com"))->status, 409);
     EXPECT_EQ(Call("GET", "/api/v2/users/auth0%7Ccus_1")->status, 200);
-    EXPECT_EQ(json::parse(Call("GET", "/api/v2/users-by-email?email=jane%40example.com")->body).size(), 1u);
-    EXPECT_EQ(json::parse(Call("GET", "/api/v2/users-by-email?email=Jane%40example.com")->body).size(), 0u)
+    EXPECT_EQ(
+        json::parse(Call("GET", "/api/v2/users-by-email?email=jane%40example.com")->body).size(),
+        1u);
+    EXPECT_EQ(
+        json::parse(Call("GET", "/api/v2/users-by-email?email=Jane%40example.com")->body).size(),
+        0u)
         << "[§4] users-by-email is case-sensitive";
     EXPECT_TRUE(Get("/__emulator/emails").empty()) << "verify_email:false sends nothing";
 }
@@ -110,7 +125,8 @@ TEST_F(EmulatorTest, ValidationErrorsAreAuth0sPayloadValidationErrors) {
     EXPECT_EQ(json::parse(r->body)["errorCode"], "invalid_body");
     auto bad_email = Call("POST", "/api/v2/users", NewUser("cus_1", "not-an-email"));
     EXPECT_EQ(bad_email->status, 400);
-    EXPECT_NE(json::parse(bad_email->body)["message"].get<std::string>().find("format email"), std::string::npos);
+    EXPECT_NE(json::parse(bad_email->body)["message"].get<std::string>().find("format email"),
+              std::string::npos);
     auto reserved = NewUser("cus_1", "a@example.com");
     reserved["app_metadata"]["email"] = "x";
     EXPECT_EQ(Call("POST", "/api/v2/users", reserved)->status, 400);  // [§3] reserved key
@@ -127,10 +143,12 @@ TEST_F(EmulatorTest, PatchMergesMetadataAtTheFirstLevelAndNullDeletes) {
     Call("POST", "/api/v2/users", NewUser("cus_1", "a@example.com"));
     auto r = Call("PATCH", "/api/v2/users/auth0%7Ccus_1",
                   {{"given_name", "Jane"},
-                   {"app_metadata", {{"kyc", {{"status", "VERIFIED"}}}, {"customer_id", nullptr}, {"new", 1}}}});
+                   {"app_metadata",
+                    {{"kyc", {{"status", "VERIFIED"}}}, {"customer_id", nullptr}, {"new", 1}}}});
     ASSERT_EQ(r->status, 200);
     auto metadata = json::parse(r->body)["app_metadata"];
-    EXPECT_EQ(metadata, json({{"kyc", {{"status", "VERIFIED"}}}, {"new", 1}}))  // [§4] nested replaced whole
+    EXPECT_EQ(metadata,
+              json({{"kyc", {{"status", "VERIFIED"}}}, {"new", 1}}))  // [§4] nested replaced whole
         << metadata.dump();
     EXPECT_EQ(Call("PATCH", "/api/v2/users/auth0%7Cnobody", {{"given_name", "x"}})->status, 404);
 }
@@ -141,9 +159,12 @@ TEST_F(EmulatorTest, RolesFilterIsASubstringAndAssignmentAnswers204) {
     auto roles = json::parse(Call("GET", "/api/v2/roles?name_filter=role_customer")->body);
     EXPECT_EQ(roles.size(), 2u) << "[§5] the filter is not an exact match";
     Call("POST", "/api/v2/users", NewUser("cus_1", "a@example.com"));
-    auto assigned = Call("POST", "/api/v2/users/auth0%7Ccus_1/roles", {{"roles", {roles[0]["id"]}}});
+    auto assigned =
+        Call("POST", "/api/v2/users/auth0%7Ccus_1/roles", {{"roles", {roles[0]["id"]}}});
     EXPECT_EQ(assigned->status, 204);
-    EXPECT_EQ(Call("POST", "/api/v2/users/auth0%7Ccus_1/roles", {{"roles", {roles[0]["id"]}}})->status, 204);
+    EXPECT_EQ(
+        Call("POST", "/api/v2/users/auth0%7Ccus_1/roles", {{"roles", {roles[0]["id"]}}})->status,
+        204);
     EXPECT_EQ(Get("/__emulator/users")[0]["roles"], json::array({"ROLE_CUSTOMER"}));
 }
 
@@ -173,8 +194,10 @@ TEST_F(EmulatorTest, InvalidatedTokensAreExpiredAndMissingScopesAre403) {
     client_->Post("/__emulator/tokens/invalidate", "{}", "application/json");
     auto expired = Call("GET", "/api/v2/roles");
     EXPECT_EQ(expired->status, 401);
-    EXPECT_EQ(json::parse(expired->body)["message"], "Expired token received for JSON Web Token validation");
-    client_->Post("/__emulator/scopes", json{{"scopes", {"read:users"}}}.dump(), "application/json");
+    EXPECT_EQ(json::parse(expired->body)["message"],
+              "Expired token received for JSON Web Token validation");
+    client_->Post("/__emulator/scopes", json{{"scopes", {"read:users"}}}.dump(),
+                  "application/json");
     token_ = Token();
     auto forbidden = Call("GET", "/api/v2/roles");
     EXPECT_EQ(forbidden->status, 403);
@@ -185,25 +208,31 @@ TEST_F(EmulatorTest, ChangePasswordSendsOneEmailPerAddressPerMinute) {
     Start();
     token_ = Token();
     Call("POST", "/api/v2/users", NewUser("cus_1", "a@example.com"));
-    const auto body = json{{"client_id", "c"}, {"email", "a@example.com"},
-                           {"connection", "Username-Password-Authentication"}}.dump();
+    const auto body = json{{"client_id", "c"},
+                           {"email", "a@example.com"},
+                           {"connection", "Username-Password-Authentication"}}
+                          .dump();
     auto first = client_->Post("/dbconnections/change_password", body, "application/json");
     EXPECT_EQ(first->status, 200);
     EXPECT_EQ(first->body, "We've just sent you an email to reset your password.");
-    EXPECT_EQ(client_->Post("/dbconnections/change_password", body, "application/json")->status, 429);  // [§1]
+    EXPECT_EQ(client_->Post("/dbconnections/change_password", body, "application/json")->status,
+              429);  // [§1]
     EXPECT_EQ(Get("/__emulator/emails").size(), 1u);
 }
 
 TEST_F(EmulatorTest, InjectedFaultsAnswerWithTheStatusOrDropTheConnection) {
     Start();
     token_ = Token();
-    client_->Post("/__emulator/faults",
-                  json{{"kind", "status"}, {"status", 503}, {"rate", 1.0}, {"path_prefix", "/api/v2/roles"}}.dump(),
-                  "application/json");
+    client_->Post(
+        "/__emulator/faults",
+        json{{"kind", "status"}, {"status", 503}, {"rate", 1.0}, {"path_prefix", "/api/v2/roles"}}
+            .dump(),
+        "application/json");
     EXPECT_EQ(Call("GET", "/api/v2/roles")->status, 503);
     client_->Delete("/__emulator/faults");
     client_->Post("/__emulator/faults",
-                  json{{"kind", "drop"}, {"rate", 1.0}, {"path_prefix", "/api/v2/roles"}}.dump(), "application/json");
+                  json{{"kind", "drop"}, {"rate", 1.0}, {"path_prefix", "/api/v2/roles"}}.dump(),
+                  "application/json");
     auto dropped = Call("GET", "/api/v2/roles");
     EXPECT_FALSE(dropped && dropped->status == 200 && !dropped->body.empty() &&
                  json::accept(dropped->body))

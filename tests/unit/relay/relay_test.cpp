@@ -4,9 +4,9 @@
 // re-sends what was not marked.
 #include "kyc_bridge/relay/relay.hpp"
 
-#include <deque>
-
 #include <gtest/gtest.h>
+
+#include <deque>
 
 #include "store_fixture.hpp"
 
@@ -49,15 +49,18 @@ protected:
     void CompleteJobs(const std::vector<std::string>& customers) {
         std::vector<store::AcceptedEvent> accepted;
         for (std::size_t i = 0; i < customers.size(); ++i) {
-            accepted.push_back(Accepted("in-" + customers[i], customers[i], static_cast<std::int64_t>(i)));
+            accepted.push_back(
+                Accepted("in-" + customers[i], customers[i], static_cast<std::int64_t>(i)));
         }
         ASSERT_TRUE(store_->Ingest(accepted, {}).ok());
         auto jobs = store_->DueJobs(clock_.Now(), 100, {});
         ASSERT_TRUE(jobs.ok());
         for (const auto& job : *jobs) {
-            ASSERT_TRUE(store_->CompleteJob(job.job_id, job.event.customer_id,
-                                            Outbound("out-" + job.event.customer_id, job.event.customer_id))
-                            .ok());
+            ASSERT_TRUE(
+                store_
+                    ->CompleteJob(job.job_id, job.event.customer_id,
+                                  Outbound("out-" + job.event.customer_id, job.event.customer_id))
+                    .ok());
         }
     }
     std::int64_t Unsent() { return *store_->CountUnsentOutbox(); }
