@@ -115,6 +115,29 @@ TEST_F(ResilienceTest, PermanentErrorFailsOnlyThatJobWithAuth0sMessage) {
     EXPECT_EQ(text.find("@example.com"), std::string::npos) << "no email in the failure: " << text;
 }
 
+TEST_F(ResilienceTest, AHalfCreatedUserFailsAsConflictUnresolvedWithoutALoop) {
+    StartEmulator();
+    // Auth0 answers 409 for this email, yet neither the id nor the email finds a user.
+    EmulatorPost("/__emulator/ghost-conflict", {{"email", "cus_ghost_2@example.com"}});
+    StartDaemon();
+    Publish(NewCustomers("cus_ghost", 6));
+    WaitUntil([&] { return PublishedCustomers().size() >= 5 && JobStates()["failed"] == 1; }, 90s,
+              "5 customers published and the ghost's job failed");
+    EXPECT_EQ(UsersByCustomer().count("cus_ghost_2"), 0u) << "never a second user";
+    EXPECT_EQ(StopDaemon(), 0);
+    auto listing = dir_ + "/failed.txt";
+    ChildProcess cli({RequiredEnv("KYC_BRIDGE"), "jobs", "list", "--state", "failed", "--json",
+                      "--config", dir_ + "/config.toml"},
+                     {}, listing);
+    ASSERT_EQ(cli.WaitExit(20s), 0);
+    auto failed = json::parse(WaitForFile(listing, 5s));
+    EXPECT_EQ(failed["customer_id"], "cus_ghost_2");
+    EXPECT_EQ(failed["attempts"], 4) << "retry.conflict_max_attempts spaced tries, then a person";
+    EXPECT_NE(failed["last_error"].get<std::string>().find("conflict"), std::string::npos) << failed.dump();
+    const int creates = EmulatorGet("/__emulator/stats")["by_route"].value("POST /api/v2/users", 0);
+    EXPECT_EQ(creates, 5 + 4);
+}
+
 TEST_F(ResilienceTest, RefusedCredentialsPauseWorkWithoutFailingJobs) {
     StartEmulator();
     StartDaemon();
