@@ -66,6 +66,7 @@ void Provisioner::SchedulerLoop() {
         }
         auto free_slots = static_cast<std::size_t>(settings_.concurrency) -
                           std::min<std::size_t>(busy_customers_.size(), settings_.concurrency);
+        if (canary_) free_slots = busy_customers_.empty() && ready_.empty() ? 1 : 0;
         std::chrono::milliseconds wait = settings_.idle_poll;
         if (free_slots > 0) {
             auto busy = busy_customers_;
@@ -123,6 +124,7 @@ void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result) {
     auto log = core::Logger("provisioner");
     const auto& customer = job.event.customer_id;
     if (result) {
+        EndCanary();
         if (*result == RunEnd::kParked) {
             ++stats_.jobs_parked;
             log->info("event=job_parked job_id={} customer_id={}", job.job_id, customer);
@@ -138,6 +140,7 @@ void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result) {
         Quarantine(error);  // not the customer's fault: the job keeps its attempts
         return;
     }
+    EndCanary();
     int attempts = job.attempts + 1;
     // An unresolved 409 gets retry.conflict_max_attempts tries of its own, whatever failed before.
     auto decision = retry_.Decide(
@@ -169,6 +172,14 @@ void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result) {
         ++stats_.store_errors;
         log->error("event=record_failed job_id={} error=\"{}\"", job.job_id, recorded.error().message);
     }
+}
+
+void Provisioner::EndCanary() {
+    std::lock_guard lock(mutex_);
+    if (!canary_) return;
+    canary_ = false;
+    wake_ = true;  // the other slots are free again
+    scheduler_cv_.notify_one();
 }
 
 void Provisioner::Quarantine(const core::Error& error) {
@@ -205,6 +216,7 @@ void Provisioner::ProbeWhileQuarantined() {
         {
             std::lock_guard lock(mutex_);
             quarantine_lifted_at_ = clock_.Now();
+            canary_ = true;
         }
         stats_.quarantined = false;
         log->info("event=quarantine_lifted");

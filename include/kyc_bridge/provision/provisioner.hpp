@@ -62,6 +62,7 @@ private:
     void WorkerLoop();
     void Handle(const Job& job, const core::Result<RunEnd>& result);
     void Quarantine(const core::Error& error);
+    void EndCanary();
     void ProbeWhileQuarantined();
 
     auth0::Auth0Api& api_;
@@ -84,6 +85,10 @@ private:
     /// The probe only reads roles: when a job hits the same refusal right after a lift (a
     /// missing write scope, say), the wait before the next probe doubles, up to a minute.
     core::TimePoint quarantine_lifted_at_{};
+    /// After a lift, one job runs alone until it ends other than with a configuration error:
+    /// the probe only proves the read, and a still-missing grant should cost one call, not one
+    /// per worker.
+    bool canary_ = false;
     std::chrono::milliseconds probe_wait_{0};
 
     std::thread scheduler_;
