@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kyc_bridge/core/clock.hpp"
+
 namespace kyc_bridge::auth0 {
 namespace {
 
@@ -90,9 +92,7 @@ std::optional<std::int64_t> NormalizeResetSeconds(std::optional<std::int64_t> ra
 }
 
 RateLimitHeaders ParseRateLimitHeaders(const http::Response& response) {
-    const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+    const auto now_unix = core::ToUnixMillis(std::chrono::system_clock::now()) / 1000;
     return {ParseInt(response.Header("x-ratelimit-limit")),
             ParseInt(response.Header("x-ratelimit-remaining")),
             NormalizeResetSeconds(ParseInt(response.Header("x-ratelimit-reset")), now_unix)};
@@ -107,7 +107,7 @@ std::optional<core::TimePoint> RetryNotBefore(const http::Response& response, co
         }
         if (auto date = http::ParseHttpDate(*retry_after)) return capped(*date);
     }
-    const auto now_unix = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    const auto now_unix = core::ToUnixMillis(now) / 1000;
     if (auto reset = NormalizeResetSeconds(ParseInt(response.Header("x-ratelimit-reset")), now_unix)) {
         return capped(core::TimePoint{std::chrono::seconds{*reset}});
     }

@@ -68,6 +68,8 @@ struct Consumer::Impl {
     /// Commits `uncommitted` (all of it, or only the partitions in `only`); forgets what
     /// succeeded.
     void CommitDurable(const rd_kafka_topic_partition_list_t* only = nullptr);
+    /// Pauses or resumes the whole assignment and remembers which.
+    void SetPaused(bool pause);
     void OnRebalance(rd_kafka_resp_err_t reason, rd_kafka_topic_partition_list_t* partitions);
 };
 
@@ -96,6 +98,19 @@ void Consumer::Impl::CommitDurable(const rd_kafka_topic_partition_list_t* only) 
         auto it = uncommitted.find({committed.topic, committed.partition});
         if (it != uncommitted.end() && it->second <= committed.offset) uncommitted.erase(it);
     }
+}
+
+void Consumer::Impl::SetPaused(bool pause) {
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(rk.get(), &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        PartitionListPtr holder(assigned);
+        if (pause) {
+            rd_kafka_pause_partitions(rk.get(), assigned);
+        } else {
+            rd_kafka_resume_partitions(rk.get(), assigned);
+        }
+    }
+    paused = pause;
 }
 
 // Rebalances: before partitions go, commit what the inbox already holds for them, so that the
@@ -197,15 +212,8 @@ void Consumer::Close() {
 std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::milliseconds timeout) {
     auto* rk = impl_->rk.get();
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    if (impl_->pending.empty() && impl_->paused) {
-        // A rebalance took the failed batch away: nothing is held back any more.
-        rd_kafka_topic_partition_list_t* assigned = nullptr;
-        if (rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            PartitionListPtr holder(assigned);
-            rd_kafka_resume_partitions(rk, assigned);
-        }
-        impl_->paused = false;
-    }
+    // A rebalance took the failed batch away: nothing is held back any more.
+    if (impl_->pending.empty() && impl_->paused) impl_->SetPaused(false);
     if (impl_->pending.empty()) {
         while (impl_->pending.size() < max_messages) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -238,18 +246,13 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
     } catch (const std::exception& e) {
         core::Logger("consumer")->error("event=sink_failed error=\"{}\"", e.what());
     }
-    rd_kafka_topic_partition_list_t* assigned = nullptr;
     if (!durable) {
         // Exponential backoff, 200 ms doubling up to 30 s: a full disk or a locked database
         // is not hammered, and polling goes on meanwhile to keep the group membership.
         const auto backoff = std::chrono::milliseconds{200} * (1 << std::min(impl_->sink_failures, 8));
         impl_->retry_sink_at = std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(backoff, std::chrono::seconds{30});
         ++impl_->sink_failures;
-        if (!impl_->paused && rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            PartitionListPtr holder(assigned);
-            rd_kafka_pause_partitions(rk, assigned);
-            impl_->paused = true;
-        }
+        if (!impl_->paused) impl_->SetPaused(true);
         return 0;
     }
     // Commit offset+1 of the highest message per partition, synchronously: only durable rows.
@@ -262,11 +265,7 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
     impl_->CommitDurable();
     auto count = impl_->pending.size();
     impl_->pending.clear();
-    if (impl_->paused && rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        PartitionListPtr holder(assigned);
-        rd_kafka_resume_partitions(rk, assigned);
-        impl_->paused = false;
-    }
+    if (impl_->paused) impl_->SetPaused(false);
     return count;
 }
 
