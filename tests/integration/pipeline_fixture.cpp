@@ -156,6 +156,27 @@ void PipelineTest::WaitUntil(const std::function<bool()>& done, std::chrono::sec
     FAIL() << "timed out after " << timeout.count() << " s waiting for " << what;
 }
 
+std::string PipelineTest::FailedJobsListing() {
+    const auto listing = dir_ + "/failed.txt";
+    ChildProcess cli({RequiredEnv("KYC_BRIDGE"), "jobs", "list", "--state", "failed", "--json",
+                      "--config", dir_ + "/config.toml"},
+                     {}, listing);
+    EXPECT_EQ(cli.WaitExit(20s), 0);
+    return WaitForFile(listing, 5s);
+}
+
+std::string PipelineTest::WaitForMetric(int port, const std::string& needle,
+                                        std::chrono::seconds timeout) {
+    std::string metrics;
+    WaitUntil(
+        [&] {
+            metrics = ScrapeMetrics(port);
+            return metrics.find(needle) != std::string::npos;
+        },
+        timeout, "\"" + needle + "\" in /metrics");
+    return metrics;
+}
+
 int PipelineTest::FreeLoopbackPort() {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};

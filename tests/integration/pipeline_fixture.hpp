@@ -56,6 +56,10 @@ protected:
                    const std::string& what);
     /// Distinct customer keys seen on auth.user_created.
     std::set<std::string> PublishedCustomers();
+    /// `kyc-bridge jobs list --state failed --json` on the test config, as the ops CLI prints it.
+    std::string FailedJobsListing();
+    /// Scrapes /metrics on `port` until it contains `needle`; returns the last scrape.
+    std::string WaitForMetric(int port, const std::string& needle, std::chrono::seconds timeout);
     /// A loopback port free right now, for KYC_BRIDGE_HTTP_LISTEN.
     static int FreeLoopbackPort();
     /// The daemon's /metrics text on that port ("" if it does not answer).

@@ -163,11 +163,7 @@ TEST_F(PipelineTest, MetricsPassPromtoolAndCarryNoPersonalData) {
              {"cus_m_2", "{not json"}});
     WaitUntil([&] { return PublishedCustomers().size() >= 1 && ReadTopic(kDeadLetterTopic).size() >= 1; }, 60s,
               "one customer published and one dead letter");
-    std::string metrics;
-    WaitUntil([&] {
-        metrics = ScrapeMetrics(port);
-        return metrics.find("kyc_bridge_events_total{result=\"duplicate\"} 1") != std::string::npos;
-    }, 30s, "the duplicate counted in /metrics");
+    const auto metrics = WaitForMetric(port, "kyc_bridge_events_total{result=\"duplicate\"} 1", 30s);
     EXPECT_NE(metrics.find("kyc_bridge_events_total{result=\"rejected\"} 1"), std::string::npos) << metrics;
     EXPECT_NE(metrics.find("kyc_bridge_jobs_total{outcome=\"done\"} 1"), std::string::npos) << metrics;
     EXPECT_NE(metrics.find("kyc_bridge_ready 1"), std::string::npos) << metrics;

@@ -104,12 +104,7 @@ TEST_F(ResilienceTest, PermanentErrorFailsOnlyThatJobWithAuth0sMessage) {
     EXPECT_EQ(UsersByCustomer().count("cus_perm_3"), 0u);
     EXPECT_EQ(StopDaemon(), 0);
     // The ops CLI shows the failed job with Auth0's message.
-    auto listing = dir_ + "/failed.txt";
-    ChildProcess cli({RequiredEnv("KYC_BRIDGE"), "jobs", "list", "--state", "failed", "--json",
-                      "--config", dir_ + "/config.toml"},
-                     {}, listing);
-    ASSERT_EQ(cli.WaitExit(20s), 0);
-    auto text = WaitForFile(listing, 5s);
+    const auto text = FailedJobsListing();
     EXPECT_NE(text.find("cus_perm_3"), std::string::npos) << text;
     EXPECT_NE(text.find("Payload validation error"), std::string::npos) << text;
     EXPECT_EQ(text.find("@example.com"), std::string::npos) << "no email in the failure: " << text;
@@ -125,12 +120,7 @@ TEST_F(ResilienceTest, AHalfCreatedUserFailsAsConflictUnresolvedWithoutALoop) {
               "5 customers published and the ghost's job failed");
     EXPECT_EQ(UsersByCustomer().count("cus_ghost_2"), 0u) << "never a second user";
     EXPECT_EQ(StopDaemon(), 0);
-    auto listing = dir_ + "/failed.txt";
-    ChildProcess cli({RequiredEnv("KYC_BRIDGE"), "jobs", "list", "--state", "failed", "--json",
-                      "--config", dir_ + "/config.toml"},
-                     {}, listing);
-    ASSERT_EQ(cli.WaitExit(20s), 0);
-    auto failed = json::parse(WaitForFile(listing, 5s));
+    auto failed = json::parse(FailedJobsListing());
     EXPECT_EQ(failed["customer_id"], "cus_ghost_2");
     EXPECT_EQ(failed["attempts"], 4) << "retry.conflict_max_attempts spaced tries, then a person";
     EXPECT_NE(failed["last_error"].get<std::string>().find("conflict"), std::string::npos) << failed.dump();
@@ -255,11 +245,8 @@ TEST_F(ResilienceTest, StoreLockedBeyondBusyTimeoutHoldsOffsetsBackAndLosesNothi
     sqlite3_busy_timeout(db, 5000);
     ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
     Publish(NewCustomers("cus_lock", 20, 10));
-    std::string metrics;
-    WaitUntil([&] {
-        metrics = ScrapeMetrics(port);
-        return metrics.find("kyc_bridge_ready 0") != std::string::npos;
-    }, 20s, "kyc_bridge_ready 0 while the store is locked");
+    // Not ready while the store is locked.
+    const auto metrics = WaitForMetric(port, "kyc_bridge_ready 0", 20s);
     EXPECT_EQ(metrics.find("kyc_bridge_store_errors_total 0"), std::string::npos) << metrics;
     std::this_thread::sleep_for(5s);
     EXPECT_EQ(UsersByCustomer().size(), 10u) << "nothing new is provisioned while the store is locked";

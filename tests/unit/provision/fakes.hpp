@@ -13,6 +13,21 @@
 
 namespace kyc_bridge::provision::testing {
 
+/// A pending job for `customer` as the inbox would hold it.
+inline Job TestJob(std::int64_t id, const std::string& customer, const std::string& email,
+                   const std::string& given_name = "Jane") {
+    Job job;
+    job.job_id = id;
+    job.event.event_id = "evt-" + std::to_string(id);
+    job.event.event_type = "customer.kyc_verified";
+    job.event.occurred_at = "2026-11-22T10:00:00Z";
+    job.event.customer_id = customer;
+    job.event.kyc_status = "VERIFIED";
+    job.event.email = email;
+    job.event.given_name = given_name;
+    return job;
+}
+
 /// A tiny Auth0: users by id and email, roles, emails sent; every call is logged.
 class FakeAuth0 : public auth0::Auth0Api {
 public:

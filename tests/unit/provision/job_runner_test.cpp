@@ -17,17 +17,7 @@ protected:
     JobRunnerTest() { settings_.role_ids = {"rol_1"}; settings_.role_names = {"ROLE_CUSTOMER"}; }
 
     Job MakeJob(std::int64_t id, const std::string& customer, const std::string& email) {
-        Job job;
-        job.job_id = id;
-        job.event.event_id = "evt-" + std::to_string(id);
-        job.event.event_type = "customer.kyc_verified";
-        job.event.occurred_at = "2026-11-22T10:00:00Z";
-        job.event.customer_id = customer;
-        job.event.kyc_status = "VERIFIED";
-        job.event.email = email;
-        job.event.given_name = "Jane";
-        ledger_.jobs[id] = job;
-        return job;
+        return ledger_.jobs[id] = testing::TestJob(id, customer, email);
     }
 
     core::Result<RunEnd> Run(std::int64_t job_id) {

@@ -144,16 +144,7 @@ public:
 
     void Add(std::int64_t id, const std::string& customer, const std::string& given_name) {
         std::lock_guard lock(mutex);
-        Job job;
-        job.job_id = id;
-        job.event.event_id = "evt-" + std::to_string(id);
-        job.event.event_type = "customer.kyc_verified";
-        job.event.occurred_at = "2026-11-22T10:00:00Z";
-        job.event.customer_id = customer;
-        job.event.kyc_status = "VERIFIED";
-        job.event.email = customer + "@example.com";
-        job.event.given_name = given_name;
-        jobs[id] = job;
+        jobs[id] = testing::TestJob(id, customer, customer + "@example.com", given_name);
     }
     std::size_t Done() {
         std::lock_guard lock(mutex);
