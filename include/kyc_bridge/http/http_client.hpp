@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,16 +37,25 @@ struct Options {
     int request_timeout_ms = 10000;    ///< whole request, connect included
     bool allow_insecure_http = false;  ///< allow http:// (tests, the local emulator)
     std::size_t max_response_bytes = 4 << 20;
+    /// Open connections at most (CURLMOPT_MAX_TOTAL_CONNECTIONS); 0 = libcurl's default. Requests
+    /// beyond it wait inside libcurl for a free connection.
+    long max_connections = 0;
+    /// Offer HTTP/2 over TLS and multiplex requests on one connection where the server agrees.
+    bool http2 = true;
 };
 
-class HandlePool;  // private: idle CURL easy handles
+/// Completion of HttpClient::Start: the answer whatever its status, or a transport error.
+using ResponseCallback = std::function<void(core::Result<Response>)>;
 
-/// Sends HTTP requests with libcurl. TLS peer and host verification are always on, redirects are
-/// never followed, and signals are never used (CURLOPT_NOSIGNAL), so it is safe in threads.
+class EventLoop;  // private: the libcurl multi handle and its thread
+
+/// Sends HTTP requests with libcurl's multi interface, driven by one event-loop thread that the
+/// client owns: any number of requests are in flight without a thread each. Connections are kept
+/// alive and shared by all requests (the multi handle's connection cache), and HTTP/2 is
+/// multiplexed where the server offers it. TLS peer and host verification are always on,
+/// redirects are never followed, and signals are never used (CURLOPT_NOSIGNAL).
 ///
-/// Thread-safe: any number of threads may call Perform at once. Each call borrows an easy handle
-/// from a small pool and gives it back afterwards, so connections are kept alive between calls
-/// (one handle — one connection cache — per concurrently running request).
+/// Thread-safe: any thread may call Start or Perform at any time.
 class HttpClient {
 public:
     explicit HttpClient(Options options = {});
@@ -53,15 +63,29 @@ public:
     HttpClient(const HttpClient&) = delete;
     HttpClient& operator=(const HttpClient&) = delete;
 
-    /// Performs one request. Returns the answer whatever its status. Errors:
-    /// kTransient for transport failures (refused, reset, DNS, timeout, TLS, oversized answer),
-    /// with curl's message (never the URL's query or the body); kConfiguration for a URL that
-    /// is malformed or not https:// (unless allowed). Never throws.
+    /// Starts one request and returns at once. `done` is called exactly once, on the event-loop
+    /// thread (never inside Start), with the answer whatever its status, or an error:
+    /// kTransient for transport failures (refused, reset, DNS, timeout, TLS, oversized answer,
+    /// shutdown), with curl's message (never the URL's query or the body); kConfiguration for a
+    /// URL that is malformed or not https:// (unless allowed). `done` must not block (every
+    /// transfer waits while it runs) nor throw (std::terminate). After Shutdown there is no loop
+    /// thread: `done` then runs inside Start, with the shutdown error. Never throws.
+    void Start(Request request, ResponseCallback done);
+
+    /// Start, then wait for the answer. Must not be called from a ResponseCallback.
     core::Result<Response> Perform(const Request& request);
+
+    /// Ends every transfer in flight (and any started later) with a kTransient "shutdown" error,
+    /// then stops the loop thread. Idempotent; the destructor calls it. Must not be called from a
+    /// ResponseCallback (it joins the thread that runs it).
+    void Shutdown();
+
+    /// Requests started and not yet completed.
+    std::size_t in_flight() const;
 
 private:
     Options options_;
-    std::unique_ptr<HandlePool> pool_;
+    std::unique_ptr<EventLoop> loop_;
 };
 
 /// Parses an HTTP date (RFC 9110 IMF-fixdate, RFC 850 or asctime form), as in Retry-After.

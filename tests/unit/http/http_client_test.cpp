@@ -2,16 +2,18 @@
 // HttpClient against an in-process cpp-httplib server.
 #include "kyc_bridge/http/http_client.hpp"
 
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <future>
 #include <mutex>
+#include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <httplib.h>
 
 namespace kyc_bridge::http {
 namespace {
@@ -20,12 +22,27 @@ using namespace std::chrono_literals;
 
 class LocalServer {
 public:
-    LocalServer() {
+    /// `threads` > 0: that many handler threads (each keep-alive connection holds one).
+    explicit LocalServer(int threads = 0) {
+        if (threads > 0) {
+            server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+        }
         // cpp-httplib closes a keep-alive connection after 5 requests by default; curl may reuse
         // it at that moment and see a reset (a transient error the daemon retries, but a flake
         // here). Keep connections open for the whole test.
         server_.set_keep_alive_max_count(100000);
+        // It writes headers and body apart: without this, Nagle and the client's delayed ACK
+        // hold every body back 40 ms.
+        server_.set_tcp_nodelay(true);
+        int listen_fd = -1;
+        server_.set_socket_options([&listen_fd](socket_t sock) {
+            httplib::default_socket_options(sock);
+            listen_fd = sock;
+        });
         port_ = server_.bind_to_any_port("127.0.0.1");
+        // cpp-httplib listens with a backlog of 5, and a burst of connects beyond it waits for a
+        // SYN resend (1 s, then 3 s). Listening again on the socket raises the backlog (Linux).
+        if (listen_fd >= 0) ::listen(listen_fd, 1024);
         thread_ = std::thread([this] { server_.listen_after_bind(); });
         // The socket already listens (bind_to_any_port); wait for the accept loop anyway.
         while (!server_.is_running()) std::this_thread::sleep_for(1ms);
@@ -48,7 +65,7 @@ private:
 Options Insecure() {
     Options o;
     o.allow_insecure_http = true;
-    // cpp-httplib listens with a backlog of 5: a burst of connects can wait for a SYN resend (1 s).
+    // Generous: a loaded machine may still drop a SYN now and then (resent after 1 s).
     o.connect_timeout_ms = 5000;
     o.request_timeout_ms = 5000;
     return o;
@@ -179,6 +196,139 @@ TEST(HttpClient, OversizedAnswerIsTransient) {
     auto r = client.Perform({"GET", local.Url("/big"), {}, {}});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, "too_large");
+}
+
+TEST(HttpClient, StartsManyRequestsWithoutAThreadEach) {
+    constexpr int kRequests = 200;
+    LocalServer local(256);
+    local.server().Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+        std::this_thread::sleep_for(100ms);
+        res.set_content("ok", "text/plain");
+    });
+    struct {
+        std::mutex mutex;
+        std::condition_variable changed;
+        int completed = 0;
+        int ok = 0;
+        std::set<std::thread::id> threads;
+        std::string first_error;
+    } seen;
+    HttpClient client(Insecure());  // after `seen`: its Shutdown ends callbacks while it lives
+
+    const auto begin = std::chrono::steady_clock::now();
+    for (int i = 0; i < kRequests; ++i) {
+        client.Start({"GET", local.Url("/slow"), {}, {}}, [&seen](core::Result<Response> r) {
+            std::lock_guard lock(seen.mutex);
+            seen.threads.insert(std::this_thread::get_id());
+            if (r && r->body == "ok") {
+                ++seen.ok;
+            } else if (seen.first_error.empty()) {
+                seen.first_error = r ? "status " + std::to_string(r->status) : r.error().message;
+            }
+            ++seen.completed;
+            seen.changed.notify_all();
+        });
+    }
+    std::unique_lock lock(seen.mutex);
+    ASSERT_TRUE(seen.changed.wait_for(lock, 10s, [&] { return seen.completed == kRequests; }))
+        << seen.completed << " of " << kRequests << " completed";
+    const auto elapsed = std::chrono::steady_clock::now() - begin;
+
+    EXPECT_EQ(seen.ok, kRequests) << seen.first_error;
+    // One after another they would take 20 s.
+    EXPECT_LT(elapsed, 5s);
+    ASSERT_EQ(seen.threads.size(), 1u);
+    EXPECT_NE(*seen.threads.begin(), std::this_thread::get_id());
+    EXPECT_EQ(client.in_flight(), 0u);
+}
+
+TEST(HttpClient, ReusesConnections) {
+    LocalServer local;
+    std::mutex mutex;
+    std::set<int> remote_ports;
+    local.server().Get("/n", [&](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(mutex);
+        remote_ports.insert(req.remote_port);
+        res.set_content("ok", "text/plain");
+    });
+    HttpClient client(Insecure());
+    for (int i = 0; i < 20; ++i) {
+        auto r = client.Perform({"GET", local.Url("/n"), {}, {}});
+        ASSERT_TRUE(r) << r.error().message;
+    }
+    std::lock_guard lock(mutex);
+    EXPECT_LE(remote_ports.size(), 2u);
+    EXPECT_GT(*remote_ports.begin(), 0);  // the server did report the client's port
+}
+
+TEST(HttpClient, ShutdownEndsRequestsInFlight) {
+    // Before the server: its handler threads use them until the server is gone.
+    std::promise<void> entered;
+    std::once_flag enter_once;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    LocalServer local;
+    local.server().Get("/hang", [&](const httplib::Request&, httplib::Response& res) {
+        std::call_once(enter_once, [&] { entered.set_value(); });
+        released.wait_for(5s);
+        res.set_content("late", "text/plain");
+    });
+    // Lets the handler (and so the server's destructor) finish however the test ends.
+    struct Release {
+        std::promise<void>& promise;
+        ~Release() { promise.set_value(); }
+    } release_at_end{release};
+
+    HttpClient client(Insecure());
+    std::promise<core::Result<Response>> answer;
+    auto answered = answer.get_future();
+    client.Start({"GET", local.Url("/hang"), {}, {}},
+                 [&answer](core::Result<Response> r) { answer.set_value(std::move(r)); });
+    ASSERT_EQ(entered.get_future().wait_for(3s), std::future_status::ready);
+    EXPECT_EQ(client.in_flight(), 1u);
+
+    const auto begin = std::chrono::steady_clock::now();
+    client.Shutdown();
+    EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s);
+
+    EXPECT_EQ(client.in_flight(), 0u);
+    ASSERT_EQ(answered.wait_for(0s), std::future_status::ready);  // before Shutdown returned
+    auto r = answered.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, core::ErrorKind::kTransient);
+    EXPECT_EQ(r.error().code, "shutdown");
+}
+
+TEST(HttpClient, StartAfterShutdownCompletesAtOnce) {
+    HttpClient client(Insecure());
+    client.Shutdown();
+    client.Shutdown();  // idempotent
+    std::optional<core::Result<Response>> answer;
+    client.Start({"GET", "http://127.0.0.1:1/", {}, {}},
+                 [&answer](core::Result<Response> r) { answer.emplace(std::move(r)); });
+    ASSERT_TRUE(answer.has_value());  // no loop thread left: completed inside Start
+    ASSERT_FALSE(*answer);
+    EXPECT_EQ(answer->error().code, "shutdown");
+    EXPECT_EQ(client.in_flight(), 0u);
+}
+
+TEST(HttpClient, CallbackNeverRunsInsideStart) {
+    HttpClient client(Options{});  // plain http:// refused before libcurl sees it
+    struct Seen {
+        std::thread::id thread;
+        core::Result<Response> result;
+    };
+    std::promise<Seen> answer;
+    auto answered = answer.get_future();
+    client.Start({"GET", "http://127.0.0.1:1/", {}, {}}, [&answer](core::Result<Response> r) {
+        answer.set_value(Seen{std::this_thread::get_id(), std::move(r)});
+    });
+    ASSERT_EQ(answered.wait_for(3s), std::future_status::ready);
+    Seen seen = answered.get();
+    EXPECT_NE(seen.thread, std::this_thread::get_id());
+    ASSERT_FALSE(seen.result);
+    EXPECT_EQ(seen.result.error().kind, core::ErrorKind::kConfiguration);
+    EXPECT_EQ(seen.result.error().code, "insecure_url");
 }
 
 TEST(ParseHttpDate, ReadsImfFixdate) {
