@@ -16,7 +16,9 @@ Relay::Relay(store::Store& store, MessageSink& sink) : store_(store), sink_(sink
 
 Relay::~Relay() { Stop(std::chrono::steady_clock::now()); }
 
-void Relay::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Relay::Start() {
+    thread_ = std::thread([this] { Loop(); });
+}
 
 void Relay::Wake() {
     {
@@ -38,7 +40,10 @@ void Relay::Stop(std::chrono::steady_clock::time_point deadline) {
     while (std::chrono::steady_clock::now() < deadline) {
         RunOnce(std::chrono::milliseconds{50});
         auto backlog = store_.CountUnsentOutbox();
-        if (in_flight_.empty() && unmarked_.empty() && backlog && *backlog == 0) break;
+        if (in_flight_.empty() && unmarked_.empty() && unset_aside_.empty() && backlog &&
+            *backlog == 0) {
+            break;
+        }
     }
 }
 
@@ -48,7 +53,8 @@ void Relay::Loop() {
         std::unique_lock lock(mutex_);
         if (stopping_) return;
         if (!worked && in_flight_.empty()) {
-            cv_.wait_for(lock, std::chrono::milliseconds{200}, [this] { return wake_ || stopping_; });
+            cv_.wait_for(lock, std::chrono::milliseconds{200},
+                         [this] { return wake_ || stopping_; });
         }
         wake_ = false;
         if (stopping_) return;
@@ -56,10 +62,14 @@ void Relay::Loop() {
 }
 
 bool Relay::RunOnce(std::chrono::milliseconds poll_timeout) {
-    auto before = stats_.published.load() + in_flight_.size();
+    auto progress = [this] {
+        return stats_.published.load() + stats_.set_aside.load() + in_flight_.size();
+    };
+    auto before = progress();
     SendPending();
     Collect(poll_timeout);
-    return stats_.published.load() + in_flight_.size() != before;
+    SetAside();
+    return progress() != before;
 }
 
 void Relay::SendPending() {
@@ -71,12 +81,18 @@ void Relay::SendPending() {
         return;
     }
     for (const auto& row : *rows) {
-        if (in_flight_.count(row.seq)) {
+        if (in_flight_.count(row.seq) || unset_aside_.count(row.seq)) {
             cursor_ = std::max(cursor_, row.seq);
             continue;
         }
-        if (!sink_.Send(row.event, static_cast<std::uint64_t>(row.seq))) break;  // queue full
-        in_flight_.insert(row.seq);
+        std::string rejection;
+        auto sent = sink_.Send(row.event, static_cast<std::uint64_t>(row.seq), rejection);
+        if (sent == SendResult::kQueueFull) break;
+        if (sent == SendResult::kRejected) {
+            unset_aside_[row.seq] = {row.event.topic, rejection};
+        } else {
+            in_flight_[row.seq] = row.event.topic;
+        }
         cursor_ = std::max(cursor_, row.seq);
     }
     if (auto backlog = store_.CountUnsentOutbox()) stats_.backlog = *backlog;
@@ -84,12 +100,18 @@ void Relay::SendPending() {
 
 void Relay::Collect(std::chrono::milliseconds poll_timeout) {
     auto log = core::Logger("relay");
-    for (const auto& report : sink_.Poll(poll_timeout)) {
+    for (auto& report : sink_.Poll(poll_timeout)) {
         auto seq = static_cast<std::int64_t>(report.seq);
-        in_flight_.erase(seq);
+        std::string topic;
+        if (auto it = in_flight_.find(seq); it != in_flight_.end()) {
+            topic = std::move(it->second);
+            in_flight_.erase(it);
+        }
         if (report.delivered) {
             unmarked_.push_back(seq);
             ++stats_.published;
+        } else if (report.permanent) {
+            unset_aside_[seq] = {std::move(topic), std::move(report.error)};
         } else {
             // Sent again with the same event_id: rewind the cursor so the row is re-read.
             ++stats_.delivery_failures;
@@ -97,15 +119,32 @@ void Relay::Collect(std::chrono::milliseconds poll_timeout) {
             log->warn("event=delivery_failed seq={} error=\"{}\"", seq, report.error);
         }
     }
-    std::vector<std::int64_t> still_unmarked;
-    for (auto seq : unmarked_) {
-        if (auto marked = store_.MarkSent(seq); !marked) {
-            ++stats_.store_errors;
-            still_unmarked.push_back(seq);
-            log->error("event=mark_sent_failed seq={} error=\"{}\"", seq, marked.error().message);
-        }
+    if (unmarked_.empty()) return;
+    // One write for the round's reports: one transaction, not one per row.
+    if (auto marked = store_.MarkSent(unmarked_); !marked) {
+        ++stats_.store_errors;
+        log->error("event=mark_sent_failed rows={} error=\"{}\"", unmarked_.size(),
+                   marked.error().message);
+        return;  // kept, marked next round
     }
-    unmarked_ = std::move(still_unmarked);
+    unmarked_.clear();
+}
+
+void Relay::SetAside() {
+    auto log = core::Logger("relay");
+    for (auto it = unset_aside_.begin(); it != unset_aside_.end();) {
+        const auto& [seq, refused] = *it;
+        if (auto stored = store_.SetAsideOutbox(seq, refused.reason); !stored) {
+            ++stats_.store_errors;
+            log->error("event=set_aside_failed seq={} error=\"{}\"", seq, stored.error().message);
+            return;  // kept, not sent meanwhile, set aside next round
+        }
+        ++stats_.set_aside;
+        // Once per row: it leaves the backlog now. Never the payload (personal data).
+        log->error("event=outbox_row_set_aside seq={} topic={} reason=\"{}\"", seq, refused.topic,
+                   refused.reason);
+        it = unset_aside_.erase(it);
+    }
 }
 
 }  // namespace kyc_bridge::relay

@@ -2,11 +2,11 @@
 // Migrations of the store schema; append new ones, never edit a released one.
 #include "schema.hpp"
 
+#include <SQLiteCpp/Transaction.h>
+
 #include <array>
 #include <stdexcept>
 #include <string>
-
-#include <SQLiteCpp/Transaction.h>
 
 namespace kyc_bridge::store {
 
@@ -88,6 +88,18 @@ CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at_ms IS NULL;
     // means tries at resolving a 409, whatever failed before.
     R"sql(
 ALTER TABLE jobs ADD COLUMN conflict_attempts INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 3: the password email's two-phase record (sending before the call, sent after it; sent
+    // implies sending, also for emails recorded before this version), and outbox rows the relay
+    // set aside for good (a permanent produce error), which leave the relay's backlog.
+    R"sql(
+ALTER TABLE accounts ADD COLUMN password_email_sending INTEGER NOT NULL DEFAULT 0;
+UPDATE accounts SET password_email_sending = 1 WHERE password_setup_sent = 1;
+ALTER TABLE outbox ADD COLUMN set_aside_reason TEXT;
+ALTER TABLE outbox ADD COLUMN set_aside_at_ms INTEGER;
+DROP INDEX outbox_unsent;
+CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at_ms IS NULL AND set_aside_at_ms IS NULL;
+CREATE INDEX outbox_set_aside ON outbox (seq) WHERE set_aside_at_ms IS NOT NULL;
 )sql",
 };
 

@@ -2,11 +2,11 @@
 // Opening the store, ingesting consumer batches, the outbox and the ops queries.
 #include "kyc_bridge/store/store.hpp"
 
-#include <filesystem>
-#include <system_error>
-
-#include <nlohmann/json.hpp>
 #include <sqlite3.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "kyc_bridge/events/kyc_verified.hpp"
 #include "schema.hpp"
@@ -21,11 +21,16 @@ constexpr std::size_t kMaxRejectedPayload = 64 * 1024;
 
 std::string SqliteSlug(int extended_code) {
     switch (extended_code & 0xff) {
-        case SQLITE_BUSY: return "sqlite_busy";
-        case SQLITE_LOCKED: return "sqlite_locked";
-        case SQLITE_IOERR: return "sqlite_ioerr";
-        case SQLITE_FULL: return "sqlite_full";
-        default: return "sqlite_error";
+        case SQLITE_BUSY:
+            return "sqlite_busy";
+        case SQLITE_LOCKED:
+            return "sqlite_locked";
+        case SQLITE_IOERR:
+            return "sqlite_ioerr";
+        case SQLITE_FULL:
+            return "sqlite_full";
+        default:
+            return "sqlite_error";
     }
 }
 
@@ -40,8 +45,9 @@ void CreateParentDirectory(const std::string& path) {
     }
 }
 
-// Throws SQLite::Exception or std::runtime_error (schema from a newer build).
-SQLite::Database OpenDatabase(const std::string& path, std::chrono::milliseconds busy_timeout) {
+// The write connection. Throws SQLite::Exception or std::runtime_error (schema from a newer
+// build).
+SQLite::Database OpenWriter(const std::string& path, std::chrono::milliseconds busy_timeout) {
     SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
                         static_cast<int>(busy_timeout.count()));
     // WAL: the CLI reads while the daemon writes, and a writer waits busy_timeout instead of
@@ -54,6 +60,12 @@ SQLite::Database OpenDatabase(const std::string& path, std::chrono::milliseconds
     db.exec("PRAGMA foreign_keys = ON");
     Migrate(db);
     return db;
+}
+
+// The read connection, opened after the writer made and migrated the file. WAL is persistent
+// in the file, so its reads take snapshots and never wait for the writer's transaction.
+SQLite::Database OpenReader(const std::string& path, std::chrono::milliseconds busy_timeout) {
+    return SQLite::Database(path, SQLite::OPEN_READWRITE, static_cast<int>(busy_timeout.count()));
 }
 
 // The event_id of a payload that failed validation, if it is a JSON object that has one.
@@ -76,35 +88,18 @@ core::Error ErrorFrom(std::string_view operation, const SQLite::Exception& e) {
 }
 
 Store::Impl::Impl(const std::string& path, std::chrono::milliseconds busy_timeout,
-                  const core::Clock& clock)
+                  const core::Clock& clock, StoreOptions options)
     : clock(clock),
-      db(OpenDatabase(path, busy_timeout)),
-      insert_inbox(db,
-                   "INSERT OR IGNORE INTO inbox (event_id, customer_id, topic, partition, offset, "
-                   "payload, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-      insert_job(db,
-                 "INSERT INTO jobs (event_id, customer_id, state, next_attempt_at_ms, "
-                 "created_at_ms, updated_at_ms, is_head) VALUES (?1, ?2, 'pending', ?3, ?3, ?3, "
-                 "NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'pending' AND customer_id = ?2))"),
-      insert_rejected(db,
-                      "INSERT OR IGNORE INTO rejected (topic, partition, offset, event_id, reason, "
-                      "payload, rejected_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-      insert_outbox(db,
-                    "INSERT OR IGNORE INTO outbox (event_id, topic, key, payload, headers, "
-                    "created_at_ms) VALUES (?, ?, ?, ?, ?, ?)"),
-      due_jobs(db, R"sql(
-SELECT j.job_id, i.payload, j.attempts, j.created_at_ms, j.next_attempt_at_ms,
-       j.profile_applied, j.last_error_kind, j.last_error, j.conflict_attempts
-FROM jobs AS j INDEXED BY jobs_heads_by_id JOIN inbox AS i ON i.event_id = j.event_id
-WHERE j.state = 'pending' AND j.is_head = 1 AND j.next_attempt_at_ms <= ?1
-  AND j.customer_id NOT IN (SELECT value FROM json_each(?2))
-ORDER BY j.job_id
-LIMIT ?3)sql") {}
+      write_db(OpenWriter(path, busy_timeout)),
+      read_db(OpenReader(path, busy_timeout)),
+      w(write_db),
+      r(read_db),
+      writer(write_db, options, stats) {}
 
 bool Store::Impl::InsertOutbox(const provision::OutboundEvent& event, std::int64_t now_ms) {
     auto headers = nlohmann::json::array();
     for (const auto& [name, value] : event.headers) headers.push_back({name, value});
-    StatementUse insert(insert_outbox);
+    StatementUse insert(w.insert_outbox);
     insert->bind(1, event.event_id);
     insert->bind(2, event.topic);
     insert->bind(3, event.key);
@@ -115,10 +110,10 @@ bool Store::Impl::InsertOutbox(const provision::OutboundEvent& event, std::int64
 }
 
 Store::Store(const std::string& path, std::chrono::milliseconds busy_timeout,
-             const core::Clock& clock) {
+             const core::Clock& clock, StoreOptions options) {
     CreateParentDirectory(path);
     try {
-        impl_ = std::make_unique<Impl>(path, busy_timeout, clock);
+        impl_ = std::make_unique<Impl>(path, busy_timeout, clock, options);
     } catch (const SQLite::Exception& e) {
         throw StoreError("store " + path + ": " + e.what() + " (extended code " +
                          std::to_string(e.getExtendedErrorCode()) + ")");
@@ -127,16 +122,19 @@ Store::Store(const std::string& path, std::chrono::milliseconds busy_timeout,
     }
 }
 
-Store::~Store() = default;
+Store::~Store() {
+    if (impl_) impl_->writer.Stop();  // drains the queue: every waiter hears its outcome
+}
+
+const StoreStats& Store::stats() const { return impl_->stats; }
 
 core::Result<IngestSummary> Store::Ingest(const std::vector<AcceptedEvent>& accepted,
                                           const std::vector<RejectedEvent>& rejected) {
-    return impl_->Run("ingest", [&]() -> core::Result<IngestSummary> {
-        IngestSummary summary;
+    IngestSummary summary;
+    auto written = impl_->WriteAndWait("ingest", [&]() -> core::Status {
         auto now = impl_->NowMs();
-        auto tx = impl_->Write();
         for (const auto& a : accepted) {
-            StatementUse inbox(impl_->insert_inbox);
+            StatementUse inbox(impl_->w.insert_inbox);
             inbox->bind(1, a.event.event_id);
             inbox->bind(2, a.event.customer_id);
             inbox->bind(3, a.origin.topic);
@@ -148,7 +146,7 @@ core::Result<IngestSummary> Store::Ingest(const std::vector<AcceptedEvent>& acce
                 ++summary.duplicates;
                 continue;
             }
-            StatementUse job(impl_->insert_job);
+            StatementUse job(impl_->w.insert_job);
             job->bind(1, a.event.event_id);
             job->bind(2, a.event.customer_id);
             job->bind(3, now);
@@ -157,7 +155,7 @@ core::Result<IngestSummary> Store::Ingest(const std::vector<AcceptedEvent>& acce
         }
         for (const auto& r : rejected) {
             const auto& raw = r.dead_letter.payload;
-            StatementUse row(impl_->insert_rejected);
+            StatementUse row(impl_->w.insert_rejected);
             row->bind(1, r.origin.topic);
             row->bind(2, r.origin.partition);
             row->bind(3, r.origin.offset);
@@ -168,28 +166,27 @@ core::Result<IngestSummary> Store::Ingest(const std::vector<AcceptedEvent>& acce
             if (row->exec() > 0) ++summary.rejected;
             impl_->InsertOutbox(r.dead_letter, now);
         }
-        tx.commit();
-        return summary;
+        return {};
     });
+    if (!written) return written.error();
+    return summary;
 }
 
 core::Result<std::vector<OutboxRow>> Store::PendingOutbox(std::int64_t after_seq,
                                                           std::size_t limit) {
-    return impl_->Run("pending outbox", [&]() -> core::Result<std::vector<OutboxRow>> {
-        SQLite::Statement query(impl_->db,
-                                "SELECT seq, event_id, topic, key, payload, headers FROM outbox "
-                                "WHERE sent_at_ms IS NULL AND seq > ? ORDER BY seq LIMIT ?");
-        query.bind(1, after_seq);
-        query.bind(2, static_cast<std::int64_t>(limit));
+    return impl_->Read("pending outbox", [&]() -> core::Result<std::vector<OutboxRow>> {
+        StatementUse query(impl_->r.pending_outbox);
+        query->bind(1, after_seq);
+        query->bind(2, static_cast<std::int64_t>(limit));
         std::vector<OutboxRow> rows;
-        while (query.executeStep()) {
+        while (query->executeStep()) {
             OutboxRow row;
-            row.seq = query.getColumn(0).getInt64();
-            row.event.event_id = query.getColumn(1).getString();
-            row.event.topic = query.getColumn(2).getString();
-            row.event.key = query.getColumn(3).getString();
-            row.event.payload = query.getColumn(4).getString();
-            for (const auto& header : nlohmann::json::parse(query.getColumn(5).getString())) {
+            row.seq = query->getColumn(0).getInt64();
+            row.event.event_id = query->getColumn(1).getString();
+            row.event.topic = query->getColumn(2).getString();
+            row.event.key = query->getColumn(3).getString();
+            row.event.payload = query->getColumn(4).getString();
+            for (const auto& header : nlohmann::json::parse(query->getColumn(5).getString())) {
                 row.event.headers.emplace_back(header.at(0).get<std::string>(),
                                                header.at(1).get<std::string>());
             }
@@ -199,21 +196,57 @@ core::Result<std::vector<OutboxRow>> Store::PendingOutbox(std::int64_t after_seq
     });
 }
 
-core::Status Store::MarkSent(std::int64_t seq) {
-    return impl_->Run("mark sent", [&]() -> core::Status {
-        SQLite::Statement update(
-            impl_->db, "UPDATE outbox SET sent_at_ms = ? WHERE seq = ? AND sent_at_ms IS NULL");
-        update.bind(1, impl_->NowMs());
-        update.bind(2, seq);
-        update.exec();
+core::Status Store::MarkSent(const std::vector<std::int64_t>& seqs) {
+    return impl_->WriteAndWait("mark sent", [&]() -> core::Status {
+        auto now = impl_->NowMs();
+        for (auto seq : seqs) {
+            StatementUse update(impl_->w.mark_sent);
+            update->bind(1, now);
+            update->bind(2, seq);
+            update->exec();
+        }
+        return {};
+    });
+}
+
+core::Status Store::SetAsideOutbox(std::int64_t seq, const std::string& reason) {
+    return impl_->WriteAndWait("set aside outbox row", [&]() -> core::Status {
+        StatementUse update(impl_->w.set_aside);
+        update->bind(1, reason);
+        update->bind(2, impl_->NowMs());
+        update->bind(3, seq);
+        update->exec();
         return {};
     });
 }
 
 core::Result<std::int64_t> Store::CountUnsentOutbox() {
-    return impl_->Run("count unsent outbox", [&]() -> core::Result<std::int64_t> {
-        return impl_->db.execAndGet("SELECT count(*) FROM outbox WHERE sent_at_ms IS NULL")
-            .getInt64();
+    return impl_->Read("count unsent outbox", [&]() -> core::Result<std::int64_t> {
+        StatementUse query(impl_->r.count_unsent);
+        query->executeStep();
+        return query->getColumn(0).getInt64();
+    });
+}
+
+core::Result<std::vector<SetAsideRow>> Store::ListSetAside(std::size_t limit) {
+    return impl_->Read("list set aside", [&]() -> core::Result<std::vector<SetAsideRow>> {
+        StatementUse query(impl_->r.list_set_aside);
+        query->bind(1, static_cast<std::int64_t>(limit));
+        std::vector<SetAsideRow> rows;
+        while (query->executeStep()) {
+            rows.push_back({query->getColumn(0).getInt64(), query->getColumn(1).getString(),
+                            query->getColumn(2).getString(), query->getColumn(3).getString(),
+                            query->getColumn(4).getInt64()});
+        }
+        return rows;
+    });
+}
+
+core::Result<std::int64_t> Store::CountSetAside() {
+    return impl_->Read("count set aside", [&]() -> core::Result<std::int64_t> {
+        StatementUse query(impl_->r.count_set_aside);
+        query->executeStep();
+        return query->getColumn(0).getInt64();
     });
 }
 

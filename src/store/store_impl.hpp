@@ -1,70 +1,54 @@
 // SPDX-License-Identifier: Apache-2.0
-// Private state of Store: the connection, its lock, cached statements and the error funnel.
+// Private state of Store: the two connections, their prepared statements, the writer.
 #pragma once
-
-#include <exception>
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <string>
-#include <string_view>
-#include <vector>
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
-#include <SQLiteCpp/Transaction.h>
+
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
 
 #include "kyc_bridge/core/clock.hpp"
 #include "kyc_bridge/core/error.hpp"
 #include "kyc_bridge/store/store.hpp"
+#include "statement.hpp"
+#include "writer.hpp"
 
 namespace kyc_bridge::store {
 
-/// "store: <operation>: <sqlite message> (extended code N)", kTransient: SQLITE_BUSY, I/O errors
-/// and a full disk clear up on their own or by an operator, and the caller retries.
-core::Error ErrorFrom(std::string_view operation, const SQLite::Exception& e);
+/// Every statement of the write connection, one per operation, prepared once (statements.cpp).
+/// Used only on the writer thread.
+struct WriteStatements {
+    explicit WriteStatements(SQLite::Database& db);
+    SQLite::Statement insert_inbox, insert_job, insert_rejected, insert_outbox;
+    SQLite::Statement clear_head, promote_head, customer_of;
+    SQLite::Statement fail_unparseable, update_pending, complete_job, replay_job, profile_applied;
+    SQLite::Statement upsert_user, upsert_roles, upsert_email_sending, upsert_email_sent,
+        upsert_published;
+    SQLite::Statement mark_sent, set_aside;
+};
 
-/// Leaves a cached statement reset (not holding a read snapshot) whatever happens after bind.
-class StatementUse {
-public:
-    explicit StatementUse(SQLite::Statement& statement) : statement_(statement) {
-        statement_.tryReset();
-        statement_.clearBindings();
-    }
-    ~StatementUse() { statement_.tryReset(); }
-    StatementUse(const StatementUse&) = delete;
-    StatementUse& operator=(const StatementUse&) = delete;
-    SQLite::Statement& operator*() { return statement_; }
-    SQLite::Statement* operator->() { return &statement_; }
-
-private:
-    SQLite::Statement& statement_;
+/// Every statement of the read connection, prepared once; guarded by Impl::read_mutex.
+struct ReadStatements {
+    explicit ReadStatements(SQLite::Database& db);
+    SQLite::Statement due_jobs, next_due, load_account;
+    SQLite::Statement pending_outbox, count_unsent, list_set_aside, count_set_aside;
+    SQLite::Statement list_jobs, list_rejected, count_by_state;
 };
 
 struct Store::Impl {
-    Impl(const std::string& path, std::chrono::milliseconds busy_timeout, const core::Clock& clock);
+    Impl(const std::string& path, std::chrono::milliseconds busy_timeout, const core::Clock& clock,
+         StoreOptions options);
 
-    /// Runs `body` under the lock; a SQLite::Exception becomes a kTransient Error (and any open
-    /// SQLite::Transaction inside `body` has rolled back by then).
-    /// An `urgent` body goes before every ordinary one that is still waiting: the record of a
-    /// password email is written while the next email waits for it (see JobRunner).
+    /// Runs `body` on the read connection under read_mutex; a SQLite::Exception becomes a
+    /// kTransient Error.
     template <typename Body>
-    auto Run(std::string_view operation, Body&& body, bool urgent = false) -> decltype(body()) {
-        if (urgent) ++urgent_waiting;
-        std::unique_lock lock(mutex);
-        if (urgent) {
-            --urgent_waiting;
-        } else {
-            urgent_done.wait(lock, [this] { return urgent_waiting.load() == 0; });
-        }
-        struct WakeOrdinary {
-            std::condition_variable& cv;
-            bool urgent;
-            ~WakeOrdinary() {
-                if (urgent) cv.notify_all();
-            }
-        } wake{urgent_done, urgent};
+    auto Read(std::string_view operation, Body&& body) -> decltype(body()) {
+        std::lock_guard lock(read_mutex);
         try {
             return body();
         } catch (const SQLite::Exception& e) {
@@ -74,24 +58,23 @@ struct Store::Impl {
                                           "store_error");
         }
     }
-
-    /// A write transaction that takes the write lock up front (BEGIN IMMEDIATE), so waiting for
-    /// another writer goes through busy_timeout instead of failing at the first write with
-    /// SQLITE_BUSY (https://www.sqlite.org/lang_transaction.html).
-    SQLite::Transaction Write() {
-        return SQLite::Transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+    /// Queues a write (see Writer); `body` runs on the writer thread and may use `w`.
+    void Write(std::string_view operation, std::function<core::Status()> body,
+               core::Callback<void> done) {
+        writer.Submit({operation, std::move(body), std::move(done)});
+    }
+    core::Status WriteAndWait(std::string_view operation, std::function<core::Status()> body) {
+        return writer.SubmitAndWait(operation, std::move(body));
     }
 
     std::int64_t NowMs() const { return core::ToUnixMillis(clock.Now()); }
 
-    // Helpers of the Store methods; each runs inside Run (lock held) and throws SQLite::Exception.
+    // Helpers of write bodies: writer thread only; they throw SQLite::Exception.
 
     /// Queues an outbound event unless its event_id is already in the outbox; true if added.
     bool InsertOutbox(const provision::OutboundEvent& event, std::int64_t now_ms);
-    /// Upserts the account row setting extra `columns` to `values` (SQL fragments of this module,
-    /// starting with ", "), binding `texts` from ?3 on.
-    void TouchAccount(const std::string& customer_id, const char* columns, const char* values,
-                      const char* assignments, const std::vector<std::string>& texts);
+    /// Runs one of the account upserts (?1 customer_id, ?2 now).
+    void UpsertAccount(SQLite::Statement& upsert, const std::string& customer_id);
     /// Restores the head invariant of one customer after a job entered or left 'pending': its
     /// oldest pending job has is_head = 1, every other job 0.
     void RefreshHead(const std::string& customer_id);
@@ -100,23 +83,20 @@ struct Store::Impl {
     /// Fails a pending job whose inbox payload no longer parses, so that it stops blocking its
     /// customer and shows up in `jobs list` for an operator.
     void FailUnparseable(std::int64_t job_id, const core::Error& error);
-    /// Moves a pending job to `new_state` with its attempt count and error, in one transaction;
-    /// a kPermanent error if the job is not pending.
+    /// Moves a pending job to `new_state` with its attempt count and error; a kPermanent error if
+    /// the job is not pending.
     core::Status UpdatePending(std::string_view operation, std::int64_t job_id,
                                const char* new_state, int attempts, std::int64_t next_attempt_ms,
                                const core::Error& error);
 
-    std::mutex mutex;
-    std::atomic<int> urgent_waiting{0};
-    std::condition_variable urgent_done;
     const core::Clock& clock;
-    SQLite::Database db;
-    // Hot-path statements, prepared once (guarded by mutex like the connection).
-    SQLite::Statement insert_inbox;
-    SQLite::Statement insert_job;
-    SQLite::Statement insert_rejected;
-    SQLite::Statement insert_outbox;
-    SQLite::Statement due_jobs;
+    StoreStats stats;
+    SQLite::Database write_db;  ///< the writer thread's, after construction
+    SQLite::Database read_db;
+    WriteStatements w;
+    ReadStatements r;
+    std::mutex read_mutex;
+    Writer writer;  ///< last: stopped (and drained) before the statements and connections go
 };
 
 }  // namespace kyc_bridge::store

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,31 +18,47 @@
 
 namespace kyc_bridge::relay {
 
+/// A delivery report of one row.
 struct Delivery {
     std::uint64_t seq = 0;
     bool delivered = false;
-    std::string error;
+    /// The broker refused the message for good (e.g. MSG_SIZE_TOO_LARGE, INVALID_RECORD,
+    /// TOPIC_AUTHORIZATION_FAILED): sending it again cannot help. Only when !delivered.
+    bool permanent = false;
+    std::string error;  ///< the producer's error name and text, never payload
+};
+
+/// What the sink did with a row handed to it.
+enum class SendResult {
+    kQueued,     ///< a delivery report will follow
+    kQueueFull,  ///< not accepted now (local queue full): try again later, no report follows
+    kRejected,   ///< refused for good at produce time (e.g. MSG_SIZE_TOO_LARGE): no report
 };
 
 /// Where rows go: an idempotent Kafka producer in the daemon, a fake in tests.
 class MessageSink {
 public:
     virtual ~MessageSink() = default;
-    /// Enqueues without blocking; false = not accepted now (queue full), try again later.
-    virtual bool Send(const provision::OutboundEvent& event, std::uint64_t seq) = 0;
+    /// Enqueues without blocking. On kRejected, sets `rejection` to the reason (error name and
+    /// text, never payload).
+    virtual SendResult Send(const provision::OutboundEvent& event, std::uint64_t seq,
+                            std::string& rejection) = 0;
     /// Delivery reports that arrived within `timeout`.
     virtual std::vector<Delivery> Poll(std::chrono::milliseconds timeout) = 0;
 };
 
 struct RelayStats {
     std::atomic<std::uint64_t> published{0};
-    std::atomic<std::uint64_t> delivery_failures{0};
+    std::atomic<std::uint64_t> delivery_failures{0};  ///< transient ones, sent again
+    std::atomic<std::uint64_t> set_aside{0};          ///< rows refused for good, set aside
     std::atomic<std::uint64_t> store_errors{0};
-    std::atomic<std::int64_t> backlog{0};  ///< unsent rows at the last look
+    std::atomic<std::int64_t> backlog{0};  ///< unsent rows at the last look (set-aside excluded)
 };
 
-/// One thread. A row is marked sent only after a successful delivery report; a failed one is
-/// sent again with the same event_id, as are unsent rows after a restart.
+/// One thread. A row is marked sent only after a successful delivery report, the rows of one
+/// round in one MarkSent; a transient failure is sent again with the same event_id, as are
+/// unsent rows after a restart. A row refused for good (at produce time or in its report) is
+/// set aside in the store with its reason, counted and logged once, and the rows behind it flow.
 class Relay {
 public:
     Relay(store::Store& store, MessageSink& sink);
@@ -70,9 +86,18 @@ private:
     store::Store& store_;
     MessageSink& sink_;
     RelayStats stats_;
-    std::int64_t cursor_ = 0;           ///< highest seq handed to the sink
-    std::set<std::int64_t> in_flight_;  ///< handed to the sink, no report yet
-    std::vector<std::int64_t> unmarked_;  ///< delivered, MarkSent failed: retry
+    /// Sets rows aside that the sink refused for good; those the store failed to set aside stay
+    /// in unset_aside_ for the next round (and are not sent meanwhile).
+    void SetAside();
+
+    std::int64_t cursor_ = 0;                        ///< highest seq handed to the sink
+    std::map<std::int64_t, std::string> in_flight_;  ///< handed to the sink, no report yet: topic
+    std::vector<std::int64_t> unmarked_;             ///< delivered, not yet marked sent
+    struct Refused {
+        std::string topic;
+        std::string reason;
+    };
+    std::map<std::int64_t, Refused> unset_aside_;  ///< refused for good, not yet set aside
 
     std::mutex mutex_;
     std::condition_variable cv_;

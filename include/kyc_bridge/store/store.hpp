@@ -6,14 +6,18 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "kyc_bridge/core/async.hpp"
 #include "kyc_bridge/core/clock.hpp"
 #include "kyc_bridge/core/error.hpp"
 #include "kyc_bridge/provision/job.hpp"
 #include "kyc_bridge/provision/job_ledger.hpp"
+#include "kyc_bridge/store/store_types.hpp"
 
 namespace kyc_bridge::store {
 
@@ -22,75 +26,46 @@ class StoreError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// Where an inbound Kafka message came from.
-struct Origin {
-    std::string topic;
-    std::int32_t partition = 0;
-    std::int64_t offset = 0;
-};
-
-/// A valid event to put in the inbox (and create a job for, unless its event_id is known).
-struct AcceptedEvent {
-    Origin origin;
-    events::KycVerified event;
-};
-
-/// A poison message: recorded with its reason, and its dead letter queued in the outbox.
-struct RejectedEvent {
-    Origin origin;
-    std::string reason;  ///< "code: message", never personal data
-    provision::OutboundEvent dead_letter;
-};
-
-struct IngestSummary {
-    int accepted = 0;    ///< new inbox rows (and jobs)
-    int duplicates = 0;  ///< event_ids already in the inbox: no job, no Auth0 call
-    int rejected = 0;    ///< new rejected rows: a redelivered poison message counts once
-};
-
-struct OutboxRow {
-    std::int64_t seq = 0;  ///< insertion order, the relay's cursor
-    provision::OutboundEvent event;
-};
-
-/// A job as the ops CLI lists it.
-struct JobSummary {
-    std::int64_t job_id = 0;
-    std::string event_id;
-    std::string customer_id;
-    std::string state;
-    int attempts = 0;
-    std::string last_error;
-    std::int64_t created_at_ms = 0;
-    std::int64_t updated_at_ms = 0;
-};
-
-struct RejectedSummary {
-    Origin origin;
-    std::string event_id;  ///< empty when the payload had none
-    std::string reason;
-    std::int64_t rejected_at_ms = 0;
-};
-
-/// Owns the SQLite connection (WAL, synchronous=FULL, foreign keys on, busy timeout). All methods
-/// are thread-safe (one connection, serialized) and return kTransient errors for SQLITE_BUSY,
-/// I/O errors and a full disk; only the constructor throws.
+/// The store file (WAL, synchronous=FULL, foreign keys on, busy timeout). Thread-safe.
+///
+/// Writes: one writer thread owns the write connection and groups the writes waiting into one
+/// transaction (see StoreOptions). What a caller may rely on:
+/// - durable: a write is acknowledged (its callback runs, or its blocking call returns) only
+///   after the COMMIT containing it returned, synchronous=FULL;
+/// - ordered: writes are applied in the order they were queued, whoever queued them;
+/// - isolated failures: a write that finds the data in the wrong state (kPermanent) is rolled
+///   back alone (a SAVEPOINT per write); a SQLite failure (SQLITE_BUSY after busy_timeout, I/O
+///   error, disk full, a failed COMMIT) fails every write of that transaction with kTransient and
+///   none of them is applied;
+/// - callbacks run on the writer thread, once, after COMMIT (or the failure): they must be short
+///   and must not call the blocking writes below (they would wait for their own thread).
+/// Blocking writes (Ingest, MarkSent, SetAsideOutbox, ReplayJob) queue like the others and
+/// wait for their transaction.
+///
+/// Reads use a connection of their own behind their own lock and never wait behind a write
+/// transaction (WAL); they see every write whose callback has run.
+///
+/// Errors are kTransient for SQLITE_BUSY, I/O errors and a full disk; only the constructor throws.
 class Store final : public provision::JobLedger {
 public:
-    /// Opens or creates the file (and its directory) and applies pending schema migrations.
-    /// Throws StoreError naming the path and SQLite's reason.
-    Store(const std::string& path, std::chrono::milliseconds busy_timeout,
-          const core::Clock& clock);
+    /// Opens or creates the file (and its directory), applies pending schema migrations, prepares
+    /// every statement and starts the writer thread. Throws StoreError naming the path and
+    /// SQLite's reason.
+    Store(const std::string& path, std::chrono::milliseconds busy_timeout, const core::Clock& clock,
+          StoreOptions options = {});
+    /// Commits every write still queued (their callbacks run), then stops the writer.
     ~Store() override;
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
 
-    /// One transaction for a whole consumer batch: inbox rows + jobs for new event_ids, rejected
-    /// rows + dead-letter outbox rows. Durable when it returns ok.
+    /// One consumer batch: inbox rows + jobs for new event_ids, rejected rows + dead-letter
+    /// outbox rows, all in one transaction. Blocks; durable when it returns ok.
     core::Result<IngestSummary> Ingest(const std::vector<AcceptedEvent>& accepted,
                                        const std::vector<RejectedEvent>& rejected);
 
-    // provision::JobLedger
+    // provision::JobLedger (reads block briefly; writes queue, see above).
+    /// Also fails (durably, before returning) any due job whose inbox payload no longer parses,
+    /// so that it stops blocking its customer; an error if that write fails.
     core::Result<std::vector<provision::Job>> DueJobs(
         core::TimePoint now, std::size_t limit,
         const std::set<std::string>& busy_customers) override;
@@ -99,22 +74,44 @@ public:
     core::Result<std::optional<core::TimePoint>> NextDueTime() override;
     core::Result<std::optional<provision::CustomerAccount>> LoadAccount(
         const std::string& customer_id) override;
-    core::Status RecordUser(const std::string& customer_id, const std::string& auth0_user_id,
-                            const std::string& outcome) override;
-    core::Status RecordRolesAssigned(const std::string& customer_id) override;
-    core::Status RecordPasswordSetupSent(const std::string& customer_id) override;
-    core::Status RecordProfileApplied(std::int64_t job_id) override;
-    core::Status CompleteJob(std::int64_t job_id, const std::string& customer_id,
-                             const std::optional<provision::OutboundEvent>& event) override;
-    core::Status RescheduleJob(std::int64_t job_id, int attempts, core::TimePoint next_attempt_at,
-                               const core::Error& error) override;
-    core::Status FailJob(std::int64_t job_id, int attempts, const core::Error& error) override;
+    /// kPermanent if the job is unknown (nothing is recorded then).
+    void RecordUser(std::int64_t job_id, const std::string& customer_id,
+                    const std::string& auth0_user_id, const std::string& outcome,
+                    core::Callback<void> done) override;
+    /// kPermanent if the job is unknown.
+    void RecordProfileApplied(std::int64_t job_id, core::Callback<void> done) override;
+    void RecordRolesAssigned(const std::string& customer_id, core::Callback<void> done) override;
+    void RecordPasswordEmailSending(const std::string& customer_id,
+                                    core::Callback<void> done) override;
+    /// Sets password_setup_sent and leaves password_email_sending set: sent implies sending.
+    void RecordPasswordEmailSent(const std::string& customer_id,
+                                 core::Callback<void> done) override;
+    /// kPermanent unless the job is pending or already done (completing twice is harmless).
+    void CompleteJob(std::int64_t job_id, const std::string& customer_id,
+                     const std::optional<provision::OutboundEvent>& event,
+                     core::Callback<void> done) override;
+    /// kPermanent unless the job is pending.
+    void RescheduleJob(std::int64_t job_id, int attempts, core::TimePoint next_attempt_at,
+                       const core::Error& error, core::Callback<void> done) override;
+    /// kPermanent unless the job is pending.
+    void FailJob(std::int64_t job_id, int attempts, const core::Error& error,
+                 core::Callback<void> done) override;
 
-    /// Unsent outbox rows with seq > after_seq, oldest first.
+    /// Unsent, not set-aside outbox rows with seq > after_seq, oldest first.
     core::Result<std::vector<OutboxRow>> PendingOutbox(std::int64_t after_seq, std::size_t limit);
-    /// Marks a row sent (after its delivery report); marking it again is a no-op.
-    core::Status MarkSent(std::int64_t seq);
+    /// Marks rows sent (after their delivery reports), in one write; marking again is a no-op.
+    /// Blocks until durable.
+    core::Status MarkSent(const std::vector<std::int64_t>& seqs);
+    core::Status MarkSent(std::int64_t seq) { return MarkSent(std::vector<std::int64_t>{seq}); }
+    /// Takes an unsent row out of the relay's way for good, with the producer's reason (never
+    /// payload). A no-op for a row that is sent, set aside already or unknown. Blocks until
+    /// durable.
+    core::Status SetAsideOutbox(std::int64_t seq, const std::string& reason);
+    /// Unsent rows, set-aside ones excluded.
     core::Result<std::int64_t> CountUnsentOutbox();
+    /// Set-aside rows, newest first.
+    core::Result<std::vector<SetAsideRow>> ListSetAside(std::size_t limit);
+    core::Result<std::int64_t> CountSetAside();
 
     // For the ops CLI and tests.
     /// Jobs in `state` (every state if empty), newest first.
@@ -122,9 +119,13 @@ public:
     /// Rejected messages, newest first.
     core::Result<std::vector<RejectedSummary>> ListRejected(std::size_t limit);
     /// Puts a failed job back to pending, due now, attempts reset. False if it was not failed.
+    /// Blocks until durable.
     core::Result<bool> ReplayJob(std::int64_t job_id);
     /// Counts of jobs by state: "pending", "done", "failed", in that order, zeros included.
     core::Result<std::vector<std::pair<std::string, std::int64_t>>> CountJobsByState();
+
+    /// The writer's counters. Thread-safe.
+    const StoreStats& stats() const;
 
 private:
     struct Impl;

@@ -53,25 +53,26 @@ TEST_F(DueJobsTest, ReturnsTheStoredEventWithItsSchedule) {
 
 TEST_F(DueJobsTest, ACustomersSecondJobWaitsUntilTheFirstIsDone) {
     EXPECT_EQ(DueEvents(), (Ids{"e1", "e2"}));
-    ASSERT_TRUE(store_->CompleteJob(first_c1_, "c1", std::nullopt).ok());
+    ASSERT_TRUE(Sync(*store_).CompleteJob(first_c1_, "c1", std::nullopt).ok());
     EXPECT_EQ(DueEvents(), (Ids{"e2", "e3"}));
 }
 
 TEST_F(DueJobsTest, AFailedFirstJobNoLongerBlocksItsCustomer) {
-    ASSERT_TRUE(store_->FailJob(first_c1_, 3, core::Error::Permanent("bad request")).ok());
+    ASSERT_TRUE(Sync(*store_).FailJob(first_c1_, 3, core::Error::Permanent("bad request")).ok());
     EXPECT_EQ(DueEvents(), (Ids{"e2", "e3"}));
 }
 
 TEST_F(DueJobsTest, ARescheduledFirstJobBlocksOnlyItsOwnCustomer) {
     ASSERT_TRUE(
-        store_->RescheduleJob(first_c1_, 1, clock_.Now() + 30s, core::Error::Transient("timeout"))
+        Sync(*store_)
+            .RescheduleJob(first_c1_, 1, clock_.Now() + 30s, core::Error::Transient("timeout"))
             .ok());
     EXPECT_EQ(DueEvents(), (Ids{"e2"}));
     auto next = store_->NextDueTime();
     ASSERT_TRUE(next.ok() && next->has_value());
     EXPECT_EQ(**next, clock_.Now());  // c2's job
 
-    ASSERT_TRUE(store_->CompleteJob(c2_, "c2", std::nullopt).ok());
+    ASSERT_TRUE(Sync(*store_).CompleteJob(c2_, "c2", std::nullopt).ok());
     EXPECT_EQ(DueEvents(), Ids{});
     next = store_->NextDueTime();
     ASSERT_TRUE(next.ok() && next->has_value());
@@ -87,7 +88,7 @@ TEST_F(DueJobsTest, ARescheduledFirstJobBlocksOnlyItsOwnCustomer) {
 }
 
 TEST_F(DueJobsTest, AReplayedJobRunsBeforeItsCustomersNewerPendingJob) {
-    ASSERT_TRUE(store_->FailJob(first_c1_, 3, core::Error::Permanent("bad request")).ok());
+    ASSERT_TRUE(Sync(*store_).FailJob(first_c1_, 3, core::Error::Permanent("bad request")).ok());
     EXPECT_EQ(DueEvents(), (Ids{"e2", "e3"}));
     ASSERT_TRUE(store_->ReplayJob(first_c1_).ok());
     EXPECT_EQ(DueEvents(), (Ids{"e1", "e2"}));
@@ -115,11 +116,11 @@ TEST_F(DueJobsTest, SkipsBusyCustomersButNotOthers) {
 TEST_F(DueJobsTest, ReturnsOldestFirstUpToTheLimit) { EXPECT_EQ(DueEvents({}, 1), (Ids{"e1"})); }
 
 TEST_F(DueJobsTest, NextDueTimeIsEmptyWithoutPendingJobs) {
-    ASSERT_TRUE(store_->CompleteJob(first_c1_, "c1", std::nullopt).ok());
-    ASSERT_TRUE(store_->CompleteJob(c2_, "c2", std::nullopt).ok());
+    ASSERT_TRUE(Sync(*store_).CompleteJob(first_c1_, "c1", std::nullopt).ok());
+    ASSERT_TRUE(Sync(*store_).CompleteJob(c2_, "c2", std::nullopt).ok());
     auto last = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_TRUE(last.ok() && last->size() == 1u);
-    ASSERT_TRUE(store_->CompleteJob((*last)[0].job_id, "c1", std::nullopt).ok());
+    ASSERT_TRUE(Sync(*store_).CompleteJob((*last)[0].job_id, "c1", std::nullopt).ok());
     auto next = store_->NextDueTime();
     ASSERT_TRUE(next.ok());
     EXPECT_FALSE(next->has_value());

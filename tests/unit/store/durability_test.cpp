@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The file itself: reopening, a second connection (the CLI), SQLITE_BUSY, opening failures.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <fstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "kyc_bridge/store/store.hpp"
 #include "store_fixture.hpp"
@@ -29,7 +29,7 @@ std::string Pragma(const std::string& path, const std::string& name) {
 TEST_F(StoreTest, CreatesTheDirectoryAndUsesWal) {
     EXPECT_TRUE(std::filesystem::exists(path_));
     EXPECT_EQ(Pragma(path_, "journal_mode"), "wal");
-    EXPECT_EQ(Pragma(path_, "user_version"), "2");
+    EXPECT_EQ(Pragma(path_, "user_version"), "3");
 }
 
 TEST_F(StoreTest, ReopeningTheFileKeepsEverything) {
@@ -40,8 +40,8 @@ TEST_F(StoreTest, ReopeningTheFileKeepsEverything) {
             .ok());
     auto due = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_TRUE(due.ok() && due->size() == 1u);
-    ASSERT_TRUE(store_->RecordUser("c1", "auth0|c1", "created").ok());
-    ASSERT_TRUE(store_->CompleteJob((*due)[0].job_id, "c1", Outbound("uc-c1", "c1")).ok());
+    ASSERT_TRUE(Sync(*store_).RecordUser((*due)[0].job_id, "c1", "auth0|c1", "created").ok());
+    ASSERT_TRUE(Sync(*store_).CompleteJob((*due)[0].job_id, "c1", Outbound("uc-c1", "c1")).ok());
     store_.reset();
 
     store_ = Open();
@@ -90,7 +90,7 @@ TEST_F(StoreTest, AnotherWritersLockIsATransientError) {
     EXPECT_EQ(ingested.error().code, "sqlite_busy");
     EXPECT_NE(ingested.error().message.find("store: ingest: "), std::string::npos);
     EXPECT_NE(ingested.error().message.find("(extended code 5)"), std::string::npos);
-    auto recorded = store_->RecordRolesAssigned("c1");
+    auto recorded = Sync(*store_).RecordRolesAssigned("c1");
     ASSERT_FALSE(recorded.ok());
     EXPECT_EQ(recorded.error().kind, core::ErrorKind::kTransient);
     EXPECT_TRUE(store_->DueJobs(clock_.Now(), 10, {}).ok());  // readers go on (WAL)

@@ -2,14 +2,16 @@
 // A fresh store file in its own temp directory, a fake clock, and event builders for store tests.
 #pragma once
 
-#include <chrono>
-#include <filesystem>
-#include <memory>
-#include <string>
-
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "kyc_bridge/core/clock.hpp"
 #include "kyc_bridge/store/store.hpp"
@@ -51,6 +53,60 @@ inline RawDb OpenRaw(const std::string& path) {
     return RawDb(db, &sqlite3_close);
 }
 
+/// Waits for the callback of a queued write; a callback that never comes fails after 10 s.
+template <typename Start>
+core::Status Wait(Start&& start) {
+    auto promise = std::make_shared<std::promise<core::Status>>();
+    auto future = promise->get_future();
+    start([promise](core::Status status) { promise->set_value(std::move(status)); });
+    if (future.wait_for(std::chrono::seconds{10}) != std::future_status::ready) {
+        return core::Error::Transient("test: no callback within 10 s", "test_timeout");
+    }
+    return future.get();
+}
+
+/// The ledger's queued writes, each waited for: for tests of one write's outcome at a time.
+class SyncLedger {
+public:
+    explicit SyncLedger(Store& store) : store_(store) {}
+    core::Status RecordUser(std::int64_t job_id, const std::string& customer_id,
+                            const std::string& auth0_user_id, const std::string& outcome) {
+        return Wait([&](auto done) {
+            store_.RecordUser(job_id, customer_id, auth0_user_id, outcome, done);
+        });
+    }
+    core::Status RecordProfileApplied(std::int64_t job_id) {
+        return Wait([&](auto done) { store_.RecordProfileApplied(job_id, done); });
+    }
+    core::Status RecordRolesAssigned(const std::string& customer_id) {
+        return Wait([&](auto done) { store_.RecordRolesAssigned(customer_id, done); });
+    }
+    core::Status RecordPasswordEmailSending(const std::string& customer_id) {
+        return Wait([&](auto done) { store_.RecordPasswordEmailSending(customer_id, done); });
+    }
+    core::Status RecordPasswordEmailSent(const std::string& customer_id) {
+        return Wait([&](auto done) { store_.RecordPasswordEmailSent(customer_id, done); });
+    }
+    core::Status CompleteJob(std::int64_t job_id, const std::string& customer_id,
+                             const std::optional<provision::OutboundEvent>& event) {
+        return Wait([&](auto done) { store_.CompleteJob(job_id, customer_id, event, done); });
+    }
+    core::Status RescheduleJob(std::int64_t job_id, int attempts, core::TimePoint next_attempt_at,
+                               const core::Error& error) {
+        return Wait([&](auto done) {
+            store_.RescheduleJob(job_id, attempts, next_attempt_at, error, done);
+        });
+    }
+    core::Status FailJob(std::int64_t job_id, int attempts, const core::Error& error) {
+        return Wait([&](auto done) { store_.FailJob(job_id, attempts, error, done); });
+    }
+
+private:
+    Store& store_;
+};
+
+inline SyncLedger Sync(Store& store) { return SyncLedger(store); }
+
 class StoreTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -64,8 +120,9 @@ protected:
         store_.reset();
         std::filesystem::remove_all(dir_);
     }
-    std::unique_ptr<Store> Open(std::chrono::milliseconds busy_timeout = std::chrono::seconds{5}) {
-        return std::make_unique<Store>(path_, busy_timeout, clock_);
+    std::unique_ptr<Store> Open(std::chrono::milliseconds busy_timeout = std::chrono::seconds{5},
+                                StoreOptions options = {}) {
+        return std::make_unique<Store>(path_, busy_timeout, clock_, options);
     }
     std::int64_t NowMs() const { return core::ToUnixMillis(clock_.Now()); }
 

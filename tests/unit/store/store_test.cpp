@@ -76,11 +76,13 @@ TEST_F(StoreTest, RejectedPayloadWithoutEventIdIsKeptWithAnEmptyOne) {
 }
 
 TEST_F(StoreTest, RecordedStepsRoundTripThroughLoadAccount) {
+    ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1")}, {}).ok());
+    auto job_id = (*store_->DueJobs(clock_.Now(), 10, {}))[0].job_id;
     auto none = store_->LoadAccount("c1");
     ASSERT_TRUE(none.ok());
     EXPECT_FALSE(none->has_value());
 
-    ASSERT_TRUE(store_->RecordUser("c1", "auth0|c1", "created").ok());
+    ASSERT_TRUE(Sync(*store_).RecordUser(job_id, "c1", "auth0|c1", "created").ok());
     auto created = store_->LoadAccount("c1");
     ASSERT_TRUE(created.ok() && created->has_value());
     EXPECT_EQ((*created)->auth0_user_id, "auth0|c1");
@@ -89,9 +91,10 @@ TEST_F(StoreTest, RecordedStepsRoundTripThroughLoadAccount) {
     EXPECT_FALSE((*created)->password_setup_sent);
     EXPECT_FALSE((*created)->published);
 
-    ASSERT_TRUE(store_->RecordRolesAssigned("c1").ok());
-    ASSERT_TRUE(store_->RecordPasswordSetupSent("c1").ok());
-    ASSERT_TRUE(store_->RecordUser("c1", "auth0|c1", "existing").ok());  // keeps the flags
+    ASSERT_TRUE(Sync(*store_).RecordRolesAssigned("c1").ok());
+    ASSERT_TRUE(Sync(*store_).RecordPasswordEmailSent("c1").ok());
+    ASSERT_TRUE(
+        Sync(*store_).RecordUser(job_id, "c1", "auth0|c1", "existing").ok());  // keeps the flags
     auto account = store_->LoadAccount("c1");
     ASSERT_TRUE(account.ok() && account->has_value());
     EXPECT_EQ((*account)->customer_id, "c1");
@@ -106,23 +109,23 @@ TEST_F(StoreTest, ProfileAppliedIsRecordedPerJob) {
     auto due = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_TRUE(due.ok());
     ASSERT_EQ(due->size(), 2u);
-    ASSERT_TRUE(store_->RecordProfileApplied((*due)[0].job_id).ok());
+    ASSERT_TRUE(Sync(*store_).RecordProfileApplied((*due)[0].job_id).ok());
     due = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_TRUE(due.ok());
     EXPECT_TRUE((*due)[0].profile_applied);
     EXPECT_FALSE((*due)[1].profile_applied);
-    auto unknown = store_->RecordProfileApplied(999);
+    auto unknown = Sync(*store_).RecordProfileApplied(999);
     ASSERT_FALSE(unknown.ok());
     EXPECT_EQ(unknown.error().kind, core::ErrorKind::kPermanent);
 }
 
 TEST_F(StoreTest, CompleteJobQueuesTheEventAndMarksPublishedTogether) {
     ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1"), Accepted("e2", "c1")}, {}).ok());
-    ASSERT_TRUE(store_->RecordUser("c1", "auth0|c1", "created").ok());
     auto due = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_TRUE(due.ok());
     ASSERT_EQ(due->size(), 1u);
-    ASSERT_TRUE(store_->CompleteJob((*due)[0].job_id, "c1", Outbound("uc-c1", "c1")).ok());
+    ASSERT_TRUE(Sync(*store_).RecordUser((*due)[0].job_id, "c1", "auth0|c1", "created").ok());
+    ASSERT_TRUE(Sync(*store_).CompleteJob((*due)[0].job_id, "c1", Outbound("uc-c1", "c1")).ok());
 
     auto account = store_->LoadAccount("c1");
     ASSERT_TRUE(account.ok() && account->has_value());
@@ -136,7 +139,7 @@ TEST_F(StoreTest, CompleteJobQueuesTheEventAndMarksPublishedTogether) {
     ASSERT_TRUE(due.ok());
     ASSERT_EQ(due->size(), 1u);
     EXPECT_EQ((*due)[0].event.event_id, "e2");
-    ASSERT_TRUE(store_->CompleteJob((*due)[0].job_id, "c1", Outbound("uc-c1", "c1")).ok());
+    ASSERT_TRUE(Sync(*store_).CompleteJob((*due)[0].job_id, "c1", Outbound("uc-c1", "c1")).ok());
     unsent = store_->CountUnsentOutbox();
     ASSERT_TRUE(unsent.ok());
     EXPECT_EQ(*unsent, 1);
@@ -147,11 +150,11 @@ TEST_F(StoreTest, CompleteJobWithoutEventLeavesTheOutboxAlone) {
     ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1")}, {}).ok());
     auto due = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_TRUE(due.ok() && due->size() == 1u);
-    ASSERT_TRUE(store_->CompleteJob((*due)[0].job_id, "c1", std::nullopt).ok());
+    ASSERT_TRUE(Sync(*store_).CompleteJob((*due)[0].job_id, "c1", std::nullopt).ok());
     EXPECT_EQ(*store_->CountUnsentOutbox(), 0);
     EXPECT_FALSE(store_->LoadAccount("c1")->has_value());
     // Completing again (a crash between CompleteJob and the caller's bookkeeping) is harmless.
-    EXPECT_TRUE(store_->CompleteJob((*due)[0].job_id, "c1", std::nullopt).ok());
+    EXPECT_TRUE(Sync(*store_).CompleteJob((*due)[0].job_id, "c1", std::nullopt).ok());
 }
 
 TEST_F(StoreTest, PendingOutboxPagesBySeqAndMarkSentRemovesRows) {
@@ -162,7 +165,7 @@ TEST_F(StoreTest, PendingOutboxPagesBySeqAndMarkSentRemovesRows) {
     ASSERT_TRUE(due.ok());
     for (const auto& job : *due) {
         auto id = job.event.customer_id;
-        ASSERT_TRUE(store_->CompleteJob(job.job_id, id, Outbound("uc-" + id, id)).ok());
+        ASSERT_TRUE(Sync(*store_).CompleteJob(job.job_id, id, Outbound("uc-" + id, id)).ok());
     }
     auto page = store_->PendingOutbox(0, 2);
     ASSERT_TRUE(page.ok());
@@ -187,7 +190,7 @@ TEST_F(StoreTest, PendingOutboxPagesBySeqAndMarkSentRemovesRows) {
 TEST_F(StoreTest, ReplayPutsAFailedJobBackDueNowWithAttemptsReset) {
     ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1")}, {}).ok());
     auto job_id = (*store_->DueJobs(clock_.Now(), 10, {}))[0].job_id;
-    ASSERT_TRUE(store_->FailJob(job_id, 5, core::Error::Permanent("role not found")).ok());
+    ASSERT_TRUE(Sync(*store_).FailJob(job_id, 5, core::Error::Permanent("role not found")).ok());
     EXPECT_TRUE(store_->DueJobs(clock_.Now(), 10, {})->empty());
     auto failed = store_->ListJobs("failed", 10);
     ASSERT_TRUE(failed.ok());
@@ -215,28 +218,31 @@ TEST_F(StoreTest, ReplayPutsAFailedJobBackDueNowWithAttemptsReset) {
 TEST_F(StoreTest, ConflictsAreCountedApartFromOtherFailures) {
     ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1")}, {}).ok());
     auto job_id = (*store_->DueJobs(clock_.Now(), 10, {}))[0].job_id;
-    const core::Error conflict{core::ErrorKind::kConflict, "409 unresolved", "conflict_unresolved", 409,
-                               std::nullopt};
-    ASSERT_TRUE(store_->RescheduleJob(job_id, 1, clock_.Now(), core::Error::Transient("503")).ok());
-    ASSERT_TRUE(store_->RescheduleJob(job_id, 2, clock_.Now(), conflict).ok());
-    ASSERT_TRUE(store_->RescheduleJob(job_id, 3, clock_.Now(), conflict).ok());
+    const core::Error conflict{core::ErrorKind::kConflict, "409 unresolved", "conflict_unresolved",
+                               409, std::nullopt};
+    ASSERT_TRUE(
+        Sync(*store_).RescheduleJob(job_id, 1, clock_.Now(), core::Error::Transient("503")).ok());
+    ASSERT_TRUE(Sync(*store_).RescheduleJob(job_id, 2, clock_.Now(), conflict).ok());
+    ASSERT_TRUE(Sync(*store_).RescheduleJob(job_id, 3, clock_.Now(), conflict).ok());
     auto due = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_EQ(due->size(), 1u);
     EXPECT_EQ((*due)[0].attempts, 3);
     EXPECT_EQ((*due)[0].conflict_attempts, 2);
-    ASSERT_TRUE(store_->FailJob(job_id, 4, conflict).ok());
+    ASSERT_TRUE(Sync(*store_).FailJob(job_id, 4, conflict).ok());
     ASSERT_TRUE(*store_->ReplayJob(job_id));
-    EXPECT_EQ((*store_->DueJobs(clock_.Now(), 10, {}))[0].conflict_attempts, 0) << "a replay starts afresh";
+    EXPECT_EQ((*store_->DueJobs(clock_.Now(), 10, {}))[0].conflict_attempts, 0)
+        << "a replay starts afresh";
 }
 
 TEST_F(StoreTest, OnlyPendingJobsAreRescheduledOrFailed) {
     ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1")}, {}).ok());
     auto job_id = (*store_->DueJobs(clock_.Now(), 10, {}))[0].job_id;
-    ASSERT_TRUE(store_->CompleteJob(job_id, "c1", std::nullopt).ok());
-    auto rescheduled = store_->RescheduleJob(job_id, 1, clock_.Now(), core::Error::Transient("x"));
+    ASSERT_TRUE(Sync(*store_).CompleteJob(job_id, "c1", std::nullopt).ok());
+    auto rescheduled =
+        Sync(*store_).RescheduleJob(job_id, 1, clock_.Now(), core::Error::Transient("x"));
     ASSERT_FALSE(rescheduled.ok());
     EXPECT_EQ(rescheduled.error().kind, core::ErrorKind::kPermanent);
-    EXPECT_FALSE(store_->FailJob(job_id, 1, core::Error::Transient("x")).ok());
+    EXPECT_FALSE(Sync(*store_).FailJob(job_id, 1, core::Error::Transient("x")).ok());
     EXPECT_EQ(Count(*store_, "done"), 1);
 }
 
