@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// HttpAuth0Api: Management API calls with token, pacing and one repeat after a 401.
+// HttpAuth0Api's pipeline: token, pacer grant, async request, answer, one repeat after a 401.
 #include "kyc_bridge/auth0/management_client.hpp"
 
 #include <algorithm>
@@ -31,12 +31,9 @@ http::Options HttpOptions(const ClientSettings& s) {
     o.connect_timeout_ms = s.connect_timeout_ms;
     o.request_timeout_ms = s.request_timeout_ms;
     o.allow_insecure_http = s.allow_insecure_http;
+    o.max_connections = s.max_connections;
+    o.http2 = true;  // Auth0 offers h2: many requests share one connection
     return o;
-}
-
-core::Status Done(const core::Result<http::Response>& answer) {
-    if (!answer) return answer.error();
-    return {};
 }
 
 }  // namespace
@@ -57,12 +54,17 @@ HttpAuth0Api::HttpAuth0Api(ClientSettings settings, const core::Clock& clock)
       clock_(clock),
       http_(HttpOptions(settings_)),
       fetcher_(std::make_unique<OAuthTokenFetcher>(*this)),
-      tokens_(*fetcher_, clock, settings_.token_leeway),
-      pacer_(clock, settings_.max_requests_per_second) {
+      pacer_(clock, settings_.max_requests_per_second),
+      tokens_(*fetcher_, clock, settings_.token_leeway) {
     settings_.base_url = TrimSlash(settings_.base_url);
 }
 
-HttpAuth0Api::~HttpAuth0Api() = default;
+HttpAuth0Api::~HttpAuth0Api() { Shutdown(); }
+
+void HttpAuth0Api::Shutdown() {
+    pacer_.Release();
+    http_.Shutdown();
+}
 
 core::Result<Token> HttpAuth0Api::FetchToken() {
     const Call call{ApiKind::kTokenEndpoint, "POST /oauth/token"};
@@ -79,23 +81,28 @@ core::Result<Token> HttpAuth0Api::FetchToken() {
         if (as_json) {
             json body = json::object();
             for (const auto& [name, value] : fields) body[name] = value;
-            return http::Request{"POST", settings_.base_url + "/oauth/token",
-                                 {{"Content-Type", "application/json"}, {"Accept", "application/json"}},
-                                 body.dump()};
+            return http::Request{
+                "POST",
+                settings_.base_url + "/oauth/token",
+                {{"Content-Type", "application/json"}, {"Accept", "application/json"}},
+                body.dump()};
         }
-        return http::Request{"POST", settings_.base_url + "/oauth/token",
-                             {{"Content-Type", "application/x-www-form-urlencoded"},
-                              {"Accept", "application/json"}},
-                             wire::FormEncode(fields)};
+        return http::Request{
+            "POST",
+            settings_.base_url + "/oauth/token",
+            {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}},
+            wire::FormEncode(fields)};
     };
     const bool as_json = token_body_json_.load();
     auto answer = Send(call, request_as(as_json));
     if (!answer) return answer.error();
-    if (answer->status == 400 || answer->status == 401 || answer->status == 403 || answer->status == 415) {
+    if (answer->status == 400 || answer->status == 401 || answer->status == 403 ||
+        answer->status == 415) {
         auto other = Send(call, request_as(!as_json));
         if (other && Is2xx(other->status)) {
             token_body_json_ = !as_json;
-            core::Logger("auth0")->info("event=token_body_format format={}", !as_json ? "json" : "form");
+            core::Logger("auth0")->info("event=token_body_format format={}",
+                                        !as_json ? "json" : "form");
             answer = std::move(other);
         }
     }
@@ -121,11 +128,13 @@ core::Result<Token> HttpAuth0Api::FetchToken() {
 core::Result<http::Response> HttpAuth0Api::Send(const Call& call, const http::Request& request) {
     ++stats_.requests;
     auto answer = http_.Perform(request);
-    if (!answer) {
-        ++stats_.transport_errors;
-        return Failed(call, ClassifyTransportError(call, answer.error()));
-    }
+    if (!answer) return TransportFailed(call, answer.error());
     return answer;
+}
+
+core::Error HttpAuth0Api::TransportFailed(const Call& call, const core::Error& transport) {
+    ++stats_.transport_errors;
+    return Failed(call, ClassifyTransportError(call, transport));
 }
 
 core::Error HttpAuth0Api::Failed(const Call& call, core::Error error) {
@@ -139,151 +148,133 @@ core::Error HttpAuth0Api::Failed(const Call& call, core::Error error) {
     return error;
 }
 
-core::Result<http::Response> HttpAuth0Api::Management(const Call& call, const std::string& method,
-                                                      const std::string& path_and_query,
-                                                      const std::optional<json>& body,
-                                                      long also_accept) {
+namespace {
+
+http::Request ManagementRequest(const std::string& url, const std::string& token,
+                                const std::optional<json>& body) {
+    http::Request request{
+        "GET", url, {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}}, {}};
+    if (body) {
+        request.headers.emplace_back("Content-Type", "application/json");
+        request.body = body->dump();
+    }
+    return request;
+}
+
+// Expired or revoked ahead of our clock: only this token is dropped, so concurrent 401s for it
+// cause a single new fetch.
+void LogRefused(const Call& call) {
+    core::Logger("auth0")->info("event=token_refused endpoint=\"{}\" action=refetch",
+                                call.endpoint);
+}
+
+core::Error SecondUnauthorized(const Call& call, core::Error error) {
+    error.kind = core::ErrorKind::kPermanent;
+    error.message = call.endpoint +
+                    " answered 401 twice, the second time with a newly fetched token; "
+                    "check the API's token settings (audience, signing) in Auth0";
+    return error;
+}
+
+}  // namespace
+
+struct HttpAuth0Api::Pending {
+    Call call;
+    std::string method;
+    std::string url;
+    BodyMaker make_body;  ///< reset once called: the 401 repeat sends the same body
+    std::optional<json> body;
+    long also_accept = 0;
+    int attempt = 0;
+    core::Callback<http::Response> done;
+};
+
+void HttpAuth0Api::Management(Call call, std::string method, std::string path_and_query,
+                              BodyMaker make_body, long also_accept,
+                              core::Callback<http::Response> done) {
+    auto pending = std::make_shared<Pending>();
+    pending->call = std::move(call);
+    pending->method = std::move(method);
+    pending->url = settings_.base_url + path_and_query;
+    pending->make_body = std::move(make_body);
+    pending->also_accept = also_accept;
+    pending->done = std::move(done);
+    WithToken(std::move(pending));
+}
+
+void HttpAuth0Api::WithToken(PendingPtr pending) {
+    tokens_.Get([this, pending](core::Result<std::string> token) {
+        if (!token) return pending->done(token.error());  // logged by FetchToken
+        pacer_.Acquire([this, pending, token = std::move(*token)]() mutable {
+            Granted(std::move(pending), std::move(token));
+        });
+    });
+}
+
+void HttpAuth0Api::Granted(PendingPtr pending, std::string token) {
+    if (pending->make_body) {
+        pending->body = pending->make_body();  // now, at the grant: AssignUsersToRole's batch
+        pending->make_body = nullptr;
+    }
+    http::Request request = ManagementRequest(pending->url, token, pending->body);
+    request.method = pending->method;
+    ++stats_.requests;
+    http_.Start(std::move(request),
+                [this, pending = std::move(pending), token](core::Result<http::Response> answer) {
+                    Answered(pending, token, std::move(answer));
+                });
+}
+
+void HttpAuth0Api::Answered(PendingPtr pending, const std::string& token,
+                            core::Result<http::Response> answer) {
+    const Call& call = pending->call;
+    if (!answer) {
+        pacer_.Abandon();
+        return pending->done(TransportFailed(call, answer.error()));
+    }
+    const long status = answer->status;
+    if (Is2xx(status) || (pending->also_accept != 0 && status == pending->also_accept)) {
+        pacer_.Observe(ParseRateLimitHeaders(*answer));
+        return pending->done(std::move(*answer));
+    }
+    core::Error error = *ClassifyAnswer(call, *answer, clock_.Now());
+    // Blocked before the pacer hears of the answer, so that no waiter slips out in between.
+    if (status == 429) pacer_.BlockUntil(error.not_before.value_or(clock_.Now() + 1s));
+    pacer_.Observe(ParseRateLimitHeaders(*answer));
+    if (status == 401 && pending->attempt == 0) {
+        tokens_.Invalidate(token);
+        LogRefused(call);
+        ++pending->attempt;
+        return WithToken(std::move(pending));  // non-blocking: a fetch runs on the cache's thread
+    }
+    if (status == 401) error = SecondUnauthorized(call, std::move(error));
+    pending->done(Failed(call, std::move(error)));
+}
+
+core::Result<http::Response> HttpAuth0Api::ManagementBlocking(const Call& call,
+                                                              const std::string& path) {
     for (int attempt = 0;; ++attempt) {
         auto token = tokens_.Get();  // a failed fetch was logged by FetchToken
         if (!token) return token.error();
-        http::Request request{
-            method,
-            settings_.base_url + path_and_query,
-            {{"Authorization", "Bearer " + *token}, {"Accept", "application/json"}},
-            {}};
-        if (body) {
-            request.headers.emplace_back("Content-Type", "application/json");
-            request.body = body->dump();
-        }
         pacer_.Acquire();
-        auto answer = Send(call, request);
+        auto answer = Send(call, ManagementRequest(settings_.base_url + path, *token, {}));
         if (!answer) {
             pacer_.Abandon();
             return answer.error();
         }
         pacer_.Observe(ParseRateLimitHeaders(*answer));
         const long status = answer->status;
-        if (Is2xx(status) || (also_accept != 0 && status == also_accept)) return answer;
-
+        if (Is2xx(status)) return answer;
         if (status == 401 && attempt == 0) {
-            // Expired or revoked ahead of our clock: only this token is dropped, so concurrent
-            // 401s for it cause a single new fetch.
             tokens_.Invalidate(*token);
-            core::Logger("auth0")->info("event=token_refused endpoint=\"{}\" action=refetch",
-                                        call.endpoint);
+            LogRefused(call);
             continue;
         }
         core::Error error = *ClassifyAnswer(call, *answer, clock_.Now());
-        if (status == 401) {
-            error.kind = core::ErrorKind::kPermanent;
-            error.message = call.endpoint +
-                            " answered 401 twice, the second time with a newly fetched token; "
-                            "check the API's token settings (audience, signing) in Auth0";
-        }
+        if (status == 401) error = SecondUnauthorized(call, std::move(error));
         if (status == 429) pacer_.BlockUntil(error.not_before.value_or(clock_.Now() + 1s));
         return Failed(call, std::move(error));
     }
-}
-
-core::Result<User> HttpAuth0Api::CreateUser(const NewUser& user) {
-    const Call call{ApiKind::kManagement, "POST /api/v2/users"};
-    auto answer = Management(call, "POST", "/api/v2/users", wire::CreateUserBody(user));
-    if (!answer) return answer.error();
-    auto parsed = wire::ParseUser(json::parse(answer->body, nullptr, false));
-    if (!parsed) return Failed(call, MalformedAnswer(call, answer->status, "not a user object"));
-    return std::move(*parsed);
-}
-
-core::Result<std::optional<User>> HttpAuth0Api::GetUser(const std::string& user_id) {
-    // "pass the URL-encoded user ID" (docs-v2 get-users-by-id-or-email.mdx)
-    const Call call{ApiKind::kManagement, "GET /api/v2/users/{id}"};
-    auto answer =
-        Management(call, "GET", "/api/v2/users/" + PercentEncode(user_id), std::nullopt, 404);
-    if (!answer) return answer.error();
-    if (answer->status == 404) return std::optional<User>{};
-    auto parsed = wire::ParseUser(json::parse(answer->body, nullptr, false));
-    if (!parsed) return Failed(call, MalformedAnswer(call, answer->status, "not a user object"));
-    return std::optional<User>{std::move(*parsed)};
-}
-
-core::Result<std::vector<User>> HttpAuth0Api::GetUsersByEmail(const std::string& email) {
-    const Call call{ApiKind::kManagement, "GET /api/v2/users-by-email"};
-    auto answer = Management(call, "GET", "/api/v2/users-by-email?email=" + PercentEncode(email),
-                             std::nullopt);
-    if (!answer) return answer.error();
-    auto users = wire::ParseUsers(answer->body);
-    if (!users) return Failed(call, MalformedAnswer(call, answer->status, "not an array of users"));
-    return std::move(*users);
-}
-
-core::Status HttpAuth0Api::UpdateUser(const std::string& user_id, const json& patch) {
-    const Call call{ApiKind::kManagement, "PATCH /api/v2/users/{id}"};
-    return Done(Management(call, "PATCH", "/api/v2/users/" + PercentEncode(user_id), patch));
-}
-
-core::Status HttpAuth0Api::AssignRoles(const std::string& user_id,
-                                       const std::vector<std::string>& role_ids) {
-    // 204 without a body on success (OAS); any 2xx is accepted. The OAS lists no 409 here, but
-    // a stand-in that answers "already assigned" with 409 means the step is done.
-    const Call call{ApiKind::kManagement, "POST /api/v2/users/{id}/roles"};
-    return Done(Management(call, "POST", "/api/v2/users/" + PercentEncode(user_id) + "/roles",
-                           json{{"roles", role_ids}}, 409));
-}
-
-core::Status HttpAuth0Api::SendPasswordChangeEmail(const std::string& email,
-                                                   const std::string& connection,
-                                                   const std::string& client_id) {
-    // Authentication API: no token, and its own limits (1/minute per IP and email, auth0-facts
-    // §1), so it is not paced with the Management API. Answers 200 with plain text (§6).
-    const Call call{ApiKind::kAuthentication, "POST /dbconnections/change_password"};
-    json body = {{"client_id", client_id}, {"email", email}, {"connection", connection}};
-    http::Request request{"POST",
-                          settings_.base_url + "/dbconnections/change_password",
-                          {{"Content-Type", "application/json"}},
-                          body.dump()};
-    auto answer = Send(call, request);
-    if (!answer) return answer.error();
-    if (auto error = ClassifyAnswer(call, *answer, clock_.Now()))
-        return Failed(call, std::move(*error));
-    return {};
-}
-
-core::Result<std::vector<Role>> HttpAuth0Api::FindRoles(const std::string& name_filter) {
-    const Call call{ApiKind::kManagement, "GET /api/v2/roles"};
-    auto answer = Management(
-        call, "GET", "/api/v2/roles?name_filter=" + PercentEncode(name_filter) + "&per_page=100",
-        std::nullopt);
-    if (!answer) return answer.error();
-    auto roles = wire::ParseRoles(answer->body);
-    if (!roles) return Failed(call, MalformedAnswer(call, answer->status, "not an array of roles"));
-    return std::move(*roles);
-}
-
-core::Status HttpAuth0Api::Probe() {
-    const Call call{ApiKind::kManagement, "GET /api/v2/roles"};
-    return Done(Management(call, "GET", "/api/v2/roles?per_page=1", std::nullopt));
-}
-
-core::Result<std::vector<std::string>> ResolveRoleIds(Auth0Api& api,
-                                                      const std::vector<std::string>& role_names) {
-    std::vector<std::string> ids;
-    for (const auto& name : role_names) {
-        auto roles = api.FindRoles(name);
-        if (!roles) return roles.error();
-        const Role* match = nullptr;
-        for (const auto& role : *roles) {
-            if (role.name == name) match = &role;  // exact: name_filter is case-insensitive
-        }
-        if (match == nullptr) {
-            return core::Error{core::ErrorKind::kConfiguration,
-                               "role \"" + name +
-                                   "\" does not exist in Auth0 (exact, case-sensitive "
-                                   "name); create it or fix auth0.roles",
-                               "role_not_found", 0, std::nullopt};
-        }
-        ids.push_back(match->id);
-    }
-    return ids;
 }
 
 }  // namespace kyc_bridge::auth0

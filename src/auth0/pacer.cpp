@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Token-bucket estimate from x-ratelimit-* headers; waits in clock slices.
+// Token-bucket estimate from x-ratelimit-* headers; blocking waits in clock slices, async ones
+// on timers.
 #include "kyc_bridge/auth0/pacer.hpp"
 
 #include <algorithm>
+#include <map>
+#include <thread>
+#include <utility>
+#include <vector>
 
 namespace kyc_bridge::auth0 {
 namespace {
@@ -21,10 +26,133 @@ std::optional<Duration> IntervalOf(std::optional<double> max_requests_per_second
         std::chrono::duration<double>(1.0 / *max_requests_per_second));
 }
 
+// The pacer's own timer when none is injected: waits with the pacer's clock (in slices, so an
+// earlier task is noticed soon), so that a FakeClock drives non-blocking waits as it drives
+// blocking ones.
+class ClockTimers final : public core::Timers {
+public:
+    explicit ClockTimers(const core::Clock& clock) : clock_(clock), thread_([this] { Loop(); }) {}
+    ~ClockTimers() override {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+            queue_.clear();
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    ClockTimers(const ClockTimers&) = delete;
+    ClockTimers& operator=(const ClockTimers&) = delete;
+
+    void At(core::TimePoint when, std::function<void()> task) override {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+            queue_.emplace(when, std::move(task));
+        }
+        cv_.notify_all();
+    }
+
+private:
+    void Loop() {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            if (queue_.empty()) {
+                cv_.wait(lock);
+                continue;
+            }
+            const core::TimePoint now = clock_.Now();
+            auto first = queue_.begin();
+            if (first->first > now) {
+                const core::TimePoint until = std::min(first->first, now + kSlice);
+                lock.unlock();
+                clock_.SleepUntil(until);
+                lock.lock();
+                continue;
+            }
+            std::function<void()> task = std::move(first->second);
+            queue_.erase(first);
+            lock.unlock();
+            task();
+            lock.lock();
+        }
+    }
+
+    const core::Clock& clock_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::multimap<core::TimePoint, std::function<void()>> queue_;
+    bool stopping_ = false;
+    std::thread thread_;  // last: starts after the rest is built
+};
+
 }  // namespace
 
-Pacer::Pacer(const core::Clock& clock, std::optional<double> max_requests_per_second)
-    : clock_(clock), min_interval_(IntervalOf(max_requests_per_second)) {}
+Pacer::Pacer(const core::Clock& clock, std::optional<double> max_requests_per_second,
+             core::Timers* timers)
+    : clock_(clock),
+      min_interval_(IntervalOf(max_requests_per_second)),
+      own_timers_(timers == nullptr ? std::make_unique<ClockTimers>(clock) : nullptr),
+      timers_(timers == nullptr ? own_timers_.get() : timers) {}
+
+// The timer thread runs pacer code: it stops before any member goes away.
+Pacer::~Pacer() { own_timers_.reset(); }
+
+void Pacer::Acquire(std::function<void()> go) {
+    std::unique_lock lock(mutex_);
+    const core::TimePoint now = clock_.Now();
+    if (waiters_.empty() && (released_ || (!probing_ && !WaitTarget(now)))) {
+        Go(now);
+        lock.unlock();
+        Count(false, now);
+        go();
+        return;
+    }
+    waiters_.push_back({std::move(go), now});
+    lock.unlock();
+    Dispatch();
+}
+
+void Pacer::Dispatch() {
+    std::vector<Waiter> ready;
+    std::optional<core::TimePoint> arm;
+    {
+        std::lock_guard lock(mutex_);
+        const core::TimePoint now = clock_.Now();
+        while (!waiters_.empty()) {
+            if (!released_ && probing_) break;  // the probe's Observe/Abandon dispatches again
+            if (const std::optional<core::TimePoint> target = WaitTarget(now)) {
+                if (!timer_at_ || *target < *timer_at_) arm = timer_at_ = *target;
+                break;
+            }
+            Go(now);
+            ready.push_back(std::move(waiters_.front()));
+            waiters_.pop_front();
+        }
+    }
+    if (arm) timers_->At(*arm, [this, at = *arm] { OnTimer(at); });
+    for (Waiter& waiter : ready) {
+        Count(true, waiter.since);
+        waiter.go();
+    }
+}
+
+void Pacer::OnTimer(core::TimePoint armed_for) {
+    {
+        std::lock_guard lock(mutex_);
+        if (timer_at_ == armed_for) timer_at_.reset();
+    }
+    Dispatch();
+}
+
+void Pacer::Count(bool waited, core::TimePoint since) {
+    ++stats_.requests_paced;
+    if (!waited) return;
+    ++stats_.requests_waited;
+    const auto waited_for = std::max(Duration{}, clock_.Now() - since);
+    stats_.wait_ms_total +=
+        std::chrono::duration_cast<std::chrono::milliseconds>(waited_for).count();
+}
 
 void Pacer::Acquire() {
     const core::TimePoint start = clock_.Now();
@@ -90,6 +218,11 @@ void Pacer::Finished() {
 }
 
 void Pacer::Observe(const RateLimitHeaders& headers) {
+    Learn(headers);
+    Dispatch();
+}
+
+void Pacer::Learn(const RateLimitHeaders& headers) {
     std::lock_guard lock(mutex_);
     Finished();
     if (!headers.Present()) {
@@ -99,8 +232,8 @@ void Pacer::Observe(const RateLimitHeaders& headers) {
     // Auth0's buckets refill within a second (per-second rates) or a minute (per-minute ones,
     // auth0-facts §1): a reset further out is not trusted for pacing, so that workers never
     // sleep for long inside the pacer.
-    const core::TimePoint reset = std::min(core::TimePoint{std::chrono::seconds{*headers.reset_unix}},
-                                           clock_.Now() + kMaxPacerWait);
+    const core::TimePoint reset = std::min(
+        core::TimePoint{std::chrono::seconds{*headers.reset_unix}}, clock_.Now() + kMaxPacerWait);
     std::int64_t estimate = *headers.remaining - in_flight_;
     if (headers.limit) estimate = std::min(estimate, *headers.limit);
     if (!known_ || reset > reset_) {
@@ -114,19 +247,28 @@ void Pacer::Observe(const RateLimitHeaders& headers) {
 }
 
 void Pacer::Abandon() {
-    std::lock_guard lock(mutex_);
-    Finished();
+    {
+        std::lock_guard lock(mutex_);
+        Finished();
+    }
+    Dispatch();
 }
 
 void Pacer::Release() {
-    std::lock_guard lock(mutex_);
-    released_ = true;
+    {
+        std::lock_guard lock(mutex_);
+        released_ = true;
+    }
+    Dispatch();
 }
 
 void Pacer::BlockUntil(core::TimePoint until) {
-    std::lock_guard lock(mutex_);
-    blocked_until_ = std::max(blocked_until_, std::min(until, clock_.Now() + kMaxPacerWait));
-    probe_next_ = true;
+    {
+        std::lock_guard lock(mutex_);
+        blocked_until_ = std::max(blocked_until_, std::min(until, clock_.Now() + kMaxPacerWait));
+        probe_next_ = true;
+    }
+    Dispatch();  // arms a timer for the block's end if waiters queue
 }
 
 }  // namespace kyc_bridge::auth0

@@ -2,12 +2,14 @@
 // The Auth0 calls the provisioner makes, as an interface: one method per Auth0 request.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "kyc_bridge/core/async.hpp"
 #include "kyc_bridge/core/error.hpp"
 
 namespace kyc_bridge::auth0 {
@@ -39,35 +41,54 @@ struct Role {
     std::string name;
 };
 
-/// One Auth0 tenant. Every method is one HTTP request (plus, at most, one token fetch and one
+/// One Auth0 tenant. Every call is one HTTP request (plus, at most, one token fetch and one
 /// repeat after a 401), paced by the shared rate-limit budget, and classifies its failure:
 /// kTransient / kRateLimited (with not_before) / kConfiguration / kPermanent (with Auth0's
-/// message and errorCode). Implementations are thread-safe and never throw.
+/// message and errorCode).
+///
+/// The provisioning calls do not block: each returns at once and calls its callback exactly once
+/// (possibly before it returns, as fakes do), on whichever thread finished the call. Callbacks
+/// must not block. Implementations are thread-safe and never throw.
 class Auth0Api {
 public:
     virtual ~Auth0Api() = default;
 
     /// POST /api/v2/users. A 409 is returned as Error{kConflict, http_status 409}.
-    virtual core::Result<User> CreateUser(const NewUser& user) = 0;
+    virtual void CreateUser(const NewUser& user, core::Callback<User> done) = 0;
     /// GET /api/v2/users/{id} (id percent-encoded). 404 → std::nullopt.
-    virtual core::Result<std::optional<User>> GetUser(const std::string& user_id) = 0;
+    virtual void GetUser(const std::string& user_id,
+                         core::Callback<std::optional<User>> done) = 0;
     /// GET /api/v2/users-by-email?email= (email lower-cased by the caller).
-    virtual core::Result<std::vector<User>> GetUsersByEmail(const std::string& email) = 0;
+    virtual void GetUsersByEmail(const std::string& email,
+                                 core::Callback<std::vector<User>> done) = 0;
     /// PATCH /api/v2/users/{id}; app_metadata is merged at the first level by Auth0.
-    virtual core::Status UpdateUser(const std::string& user_id, const nlohmann::json& patch) = 0;
-    /// POST /api/v2/users/{id}/roles.
-    virtual core::Status AssignRoles(const std::string& user_id,
-                                     const std::vector<std::string>& role_ids) = 0;
+    virtual void UpdateUser(const std::string& user_id, const nlohmann::json& patch,
+                            core::Callback<void> done) = 0;
+    /// POST /api/v2/users/{id}/roles: several roles to one user.
+    virtual void AssignRoles(const std::string& user_id, const std::vector<std::string>& role_ids,
+                             core::Callback<void> done) = 0;
+    /// POST /api/v2/roles/{id}/users (body {"users": [...]}): one role to many users; a 404
+    /// ("One or more of the users do not exist.") fails the whole call. `take_users` is called
+    /// once, when the pacer grants the request, and returns the users to send then, so that a
+    /// batch holds everyone who queued while the request waited for the budget.
+    virtual void AssignUsersToRole(const std::string& role_id,
+                                   std::function<std::vector<std::string>()> take_users,
+                                   core::Callback<void> done) = 0;
     /// POST /dbconnections/change_password (Authentication API): Auth0 sends its
     /// change-password email, the documented way to invite a user.
-    virtual core::Status SendPasswordChangeEmail(const std::string& email,
-                                                 const std::string& connection,
-                                                 const std::string& client_id) = 0;
-    /// GET /api/v2/roles?name_filter= (a case-insensitive filter, not an exact match).
+    virtual void SendPasswordChangeEmail(const std::string& email, const std::string& connection,
+                                         const std::string& client_id,
+                                         core::Callback<void> done) = 0;
+
+    /// GET /api/v2/roles?name_filter= (a case-insensitive filter, not an exact match). Blocks:
+    /// for start-up, never from a callback.
     virtual core::Result<std::vector<Role>> FindRoles(const std::string& name_filter) = 0;
     /// A cheap authenticated call (token fetch and GET /api/v2/roles?per_page=1) that proves the
-    /// credentials and scopes work; used to end a configuration quarantine.
+    /// credentials and scopes work; used to end a configuration quarantine. Blocks, like FindRoles.
     virtual core::Status Probe() = 0;
+    /// Shutdown: nothing waits in the pacer any more, and calls in flight end with a kTransient
+    /// error soon. Idempotent.
+    virtual void Shutdown() {}
 };
 
 }  // namespace kyc_bridge::auth0

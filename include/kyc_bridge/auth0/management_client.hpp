@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Auth0Api over HTTP: token cache, pacer, one retry after a 401, classified errors.
+// Auth0Api over non-blocking HTTP: token cache, pacer, one retry after a 401, classified errors.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@ struct ClientSettings {
     bool allow_insecure_http = false;
     std::optional<double> max_requests_per_second;  ///< unset: only the tenant's budget paces
     std::chrono::seconds token_leeway = kDefaultTokenLeeway;
+    int max_connections = 0;  ///< open HTTP connections at most; 0 = libcurl's default
 };
 
 /// Plain counters; the observe module renders them as Prometheus metrics.
@@ -47,51 +49,77 @@ class OAuthTokenFetcher;  // private: POST /oauth/token
 /// a slot from the shared Pacer; a 401 drops the token, fetches a new one and repeats the call
 /// once (a second 401 is kPermanent). /dbconnections/change_password carries no token and is not
 /// paced (Authentication API limits are separate, auth0-facts §1).
+///
+/// The provisioning calls never block: the token comes from TokenCache::Get(callback), the slot
+/// from Pacer::Acquire(callback) and the answer from HttpClient::Start, so any number of calls
+/// are in flight without a thread each. Callbacks run on the HTTP event loop, the token cache's
+/// fetch thread or the pacer's timer thread (or inline, for an error found before any I/O).
 /// Thread-safe; never throws after construction. Failed calls are logged (logger "auth0") with
 /// endpoint, status and kind, never tokens, secrets or personal data.
 class HttpAuth0Api final : public Auth0Api {
 public:
     /// `clock` must outlive the object.
     HttpAuth0Api(ClientSettings settings, const core::Clock& clock);
+    /// Shutdown(), then waits for the helper threads; every callback has run when it returns.
     ~HttpAuth0Api() override;
 
-    core::Result<User> CreateUser(const NewUser& user) override;
-    core::Result<std::optional<User>> GetUser(const std::string& user_id) override;
-    core::Result<std::vector<User>> GetUsersByEmail(const std::string& email) override;
-    core::Status UpdateUser(const std::string& user_id, const nlohmann::json& patch) override;
-    core::Status AssignRoles(const std::string& user_id,
-                             const std::vector<std::string>& role_ids) override;
-    core::Status SendPasswordChangeEmail(const std::string& email, const std::string& connection,
-                                         const std::string& client_id) override;
+    void CreateUser(const NewUser& user, core::Callback<User> done) override;
+    void GetUser(const std::string& user_id, core::Callback<std::optional<User>> done) override;
+    void GetUsersByEmail(const std::string& email, core::Callback<std::vector<User>> done) override;
+    void UpdateUser(const std::string& user_id, const nlohmann::json& patch,
+                    core::Callback<void> done) override;
+    void AssignRoles(const std::string& user_id, const std::vector<std::string>& role_ids,
+                     core::Callback<void> done) override;
+    void AssignUsersToRole(const std::string& role_id,
+                           std::function<std::vector<std::string>()> take_users,
+                           core::Callback<void> done) override;
+    void SendPasswordChangeEmail(const std::string& email, const std::string& connection,
+                                 const std::string& client_id, core::Callback<void> done) override;
     core::Result<std::vector<Role>> FindRoles(const std::string& name_filter) override;
     core::Status Probe() override;
 
-    /// Shutdown: requests stop waiting in the pacer, so workers finish their step in time.
+    /// Releases the pacer and shuts the HTTP client down: calls in flight end with kTransient
+    /// "shutdown", later ones fail fast. Idempotent.
+    void Shutdown() override;
+    /// Releases the pacer only: nothing waits for the budget any more, calls in flight finish.
     void StopWaiting() { pacer_.Release(); }
     const Auth0Stats& stats() const { return stats_; }
     const PacerStats& pacer_stats() const { return pacer_.stats(); }
 
 private:
     friend class OAuthTokenFetcher;
+    struct Pending;  // one /api/v2 call across token, pacer grant, answer and the 401 repeat
+    using PendingPtr = std::shared_ptr<Pending>;
+    using BodyMaker = std::function<std::optional<nlohmann::json>()>;
+
     core::Result<Token> FetchToken();
-    /// One /api/v2 request with token, pacing and the 401 repeat. Returns the answer if it is a
-    /// 2xx or its status is `also_accept` (e.g. 404 for GetUser); otherwise the classified error.
-    core::Result<http::Response> Management(const Call& call, const std::string& method,
-                                            const std::string& path_and_query,
-                                            const std::optional<nlohmann::json>& body,
-                                            long also_accept = 0);
+    /// One /api/v2 request with token, pacing and the 401 repeat. `done` gets the answer if it
+    /// is a 2xx or its status is `also_accept` (e.g. 404 for GetUser); otherwise the classified
+    /// error. `make_body` is called once, when the pacer first grants the request.
+    void Management(Call call, std::string method, std::string path_and_query, BodyMaker make_body,
+                    long also_accept, core::Callback<http::Response> done);
+    void WithToken(PendingPtr pending);
+    void Granted(PendingPtr pending, std::string token);
+    void Answered(PendingPtr pending, const std::string& token,
+                  core::Result<http::Response> answer);
+    /// Blocking Management, for FindRoles and Probe (never from a callback).
+    core::Result<http::Response> ManagementBlocking(const Call& call, const std::string& path);
     /// Sends and counts; classifies and logs transport failures.
     core::Result<http::Response> Send(const Call& call, const http::Request& request);
+    /// Counts and classifies a transport failure of Start/Perform.
+    core::Error TransportFailed(const Call& call, const core::Error& transport);
     core::Error Failed(const Call& call, core::Error error);
 
     ClientSettings settings_;
     const core::Clock& clock_;
     Auth0Stats stats_;
     std::atomic<bool> token_body_json_{false};  ///< the token endpoint wants JSON, not a form
+    // Destroyed in reverse: the token cache's fetch thread, then the pacer's timer thread, may
+    // still start requests, so the HTTP client goes last.
     http::HttpClient http_;
     std::unique_ptr<OAuthTokenFetcher> fetcher_;
-    TokenCache tokens_;
     Pacer pacer_;
+    TokenCache tokens_;
 };
 
 /// Role names → role ids, in the same order: GET /api/v2/roles?name_filter= for each name, then

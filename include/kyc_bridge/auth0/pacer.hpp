@@ -6,11 +6,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 
 #include "kyc_bridge/auth0/classify.hpp"
 #include "kyc_bridge/core/clock.hpp"
+#include "kyc_bridge/core/timers.hpp"
 
 namespace kyc_bridge::auth0 {
 
@@ -35,17 +39,28 @@ struct PacerStats {
 /// caller until its not_before (BlockUntil). max_requests_per_second caps the rate further.
 ///
 /// Thread-safe. Every Acquire must be followed by exactly one Observe (an answer came) or
-/// Abandon (no answer: transport failure). Waits go through Clock::SleepUntil in slices of at
-/// most 50 ms, so a FakeClock drives it in tests without real sleeping.
-/// The longest a request waits in the pacer for one reset or 429 block.
-inline constexpr std::chrono::seconds kMaxPacerWait{60};
-
+/// Abandon (no answer: transport failure). Blocking waits go through Clock::SleepUntil in slices
+/// of at most 50 ms, so a FakeClock drives it in tests without real sleeping. Non-blocking
+/// waiters queue in FIFO order and are granted from Observe/Abandon/BlockUntil/Release or from a
+/// timer; blocking callers do not queue behind them (they are for start-up and probes).
 class Pacer {
 public:
-    Pacer(const core::Clock& clock, std::optional<double> max_requests_per_second);
+    /// `timers` runs the wake-ups of non-blocking waiters and must outlive the pacer (tests pass
+    /// core::ManualTimers); without it the pacer owns a thread that waits with `clock`.
+    Pacer(const core::Clock& clock, std::optional<double> max_requests_per_second,
+          core::Timers* timers = nullptr);
+    /// Stops the pacer's own timer thread; waiters not yet granted are dropped.
+    ~Pacer();
+    Pacer(const Pacer&) = delete;
+    Pacer& operator=(const Pacer&) = delete;
 
     /// Blocks until one request may be sent.
     void Acquire();
+    /// Non-blocking Acquire: `go` runs inline if the request may go now and nobody queues before
+    /// it, otherwise later, in FIFO order, on the timer's thread or on the thread whose Observe,
+    /// Abandon or Release let it go. `go` must not block. After Release every waiter goes at once
+    /// (its request then goes out, or fails fast if the HTTP client was shut down too).
+    void Acquire(std::function<void()> go);
     /// The rate-limit headers of an answer to an acquired request.
     void Observe(const RateLimitHeaders& headers);
     /// An acquired request got no answer.
@@ -62,6 +77,16 @@ private:
     std::optional<core::TimePoint> WaitTarget(core::TimePoint now) const;
     void Go(core::TimePoint now);
     void Finished();
+    void Learn(const RateLimitHeaders& headers);  ///< Observe without the re-dispatch
+    /// Grants queued waiters that may go now, arms a timer for the next one; runs them unlocked.
+    void Dispatch();
+    void OnTimer(core::TimePoint armed_for);
+    void Count(bool waited, core::TimePoint since);
+
+    struct Waiter {
+        std::function<void()> go;
+        core::TimePoint since;
+    };
 
     const core::Clock& clock_;
     const std::optional<core::TimePoint::duration> min_interval_;
@@ -76,7 +101,14 @@ private:
     bool probe_next_ = false;      ///< after a 429: the next request is a probe
     core::TimePoint blocked_until_{};  ///< from BlockUntil
     bool released_ = false;
+    std::deque<Waiter> waiters_;               ///< non-blocking callers, FIFO
+    std::optional<core::TimePoint> timer_at_;  ///< earliest armed wake-up
     PacerStats stats_;
+    std::unique_ptr<core::Timers> own_timers_;  ///< when none was injected; stops first
+    core::Timers* timers_;
 };
+
+/// The longest a request waits in the pacer for one reset or 429 block.
+inline constexpr std::chrono::seconds kMaxPacerWait{60};
 
 }  // namespace kyc_bridge::auth0

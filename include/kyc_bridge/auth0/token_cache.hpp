@@ -9,7 +9,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "kyc_bridge/core/async.hpp"
 #include "kyc_bridge/core/clock.hpp"
 #include "kyc_bridge/core/error.hpp"
 
@@ -20,7 +23,8 @@ struct Token {
     core::TimePoint expires_at;
 };
 
-/// Gets a new token (POST /oauth/token in production). Called by one thread at a time.
+/// Gets a new token (POST /oauth/token in production). Called by one thread at a time; it may
+/// block (it runs on the caller of the blocking Get, or on the cache's own fetch thread).
 class TokenFetcher {
 public:
     virtual ~TokenFetcher() = default;
@@ -42,13 +46,24 @@ inline constexpr std::chrono::seconds kDefaultTokenLeeway{60};
 ///    get that token instead of the error (a refresh that fails ahead of expiry costs nothing).
 ///  - Invalidate(t) drops the cached token only if it is still t, so many concurrent 401s for
 ///    the same token cause a single new fetch.
+///  - Blocking and non-blocking callers share the same single flight.
 class TokenCache {
 public:
     TokenCache(TokenFetcher& fetcher, const core::Clock& clock,
                std::chrono::seconds leeway = kDefaultTokenLeeway);
+    /// Joins the fetch thread; non-blocking callers still waiting get a kTransient error.
+    ~TokenCache();
+    TokenCache(const TokenCache&) = delete;
+    TokenCache& operator=(const TokenCache&) = delete;
 
-    /// The access token, or the fetch's error (kind as the fetcher classified it).
+    /// Blocks until the access token is known; returns it, or the fetch's error (kind as the
+    /// fetcher classified it). Must not be called from an I/O callback.
     core::Result<std::string> Get();
+    /// Non-blocking Get: `done` runs at once (inline) with a cached token or a recent failure;
+    /// otherwise it joins the waiters of the running fetch, starting one on the cache's fetch
+    /// thread if none runs, and runs there when it ends (a token fetch is about once a day, so
+    /// one thread blocking on it costs nothing). `done` must not block the fetch thread.
+    void Get(core::Callback<std::string> done);
     void Invalidate(const std::string& token);
     /// Fetches attempted so far (successful or not).
     std::uint64_t fetches() const { return fetches_.load(); }
@@ -59,7 +74,14 @@ private:
         core::TimePoint refresh_at;
         core::TimePoint expires_at;
     };
+    /// The answer without a fetch, if there is one (lock held).
+    std::optional<core::Result<std::string>> ServeLocked(core::TimePoint now) const;
     core::Result<std::string> FetchLocked(std::unique_lock<std::mutex>& lock);
+    /// Records a fetch's outcome (lock held); returns what its caller gets.
+    core::Result<std::string> CompleteLocked(core::Result<Token> fetched, core::TimePoint now);
+    /// What waiters of a completed fetch get (lock held).
+    core::Result<std::string> AfterFetchLocked() const;
+    void FetchLoop();
 
     TokenFetcher& fetcher_;
     const core::Clock& clock_;
@@ -74,6 +96,11 @@ private:
     /// an endpoint that answers 429 or 5xx is not asked once per job.
     core::TimePoint no_fetch_until_{};
     std::atomic<std::uint64_t> fetches_{0};
+    std::vector<core::Callback<std::string>> waiters_;  ///< non-blocking callers of this fetch
+    bool fetch_requested_ = false;                      ///< the fetch thread should fetch
+    bool stopping_ = false;
+    std::condition_variable wake_fetcher_;
+    std::thread fetch_thread_;  ///< started by the first non-blocking fetch
 };
 
 }  // namespace kyc_bridge::auth0

@@ -3,11 +3,19 @@
 #include "kyc_bridge/auth0/management_client.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <latch>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
+// The default backlog of 5 drops SYNs when many connections open at once (a 1 s resend each).
+#define CPPHTTPLIB_LISTEN_BACKLOG 128
 #include <httplib.h>
 
 namespace kyc_bridge::auth0 {
@@ -24,17 +32,51 @@ const json kUserJson = {
     {"app_metadata", {{"customer_id", "cus_1"}}},
     {"identities", json::array({{{"connection", "Username-Password-Authentication"}}})}};
 
+// Blocks until an async call's callback ran, so that the tests read as before the API became
+// async. Shared: the callback's thread may still be inside set_value when get() returns.
+template <typename T, typename Start>
+core::Result<T> Wait(Start start) {
+    auto promise = std::make_shared<std::promise<core::Result<T>>>();
+    auto future = promise->get_future();
+    start([promise](core::Result<T> result) { promise->set_value(std::move(result)); });
+    return future.get();
+}
+
+// A gate a fake handler waits at (never longer than 5 s, so a failing test still ends).
+class Gate {
+public:
+    void Open() {
+        std::lock_guard lock(mutex_);
+        open_ = true;
+        cv_.notify_all();
+    }
+    void Pass() {
+        std::unique_lock lock(mutex_);
+        cv_.wait_for(lock, 5s, [&] { return open_; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool open_ = false;
+};
+
 // A minimal Auth0: /oauth/token hands out tok-1, tok-2, …; the /api/v2 handlers are per test.
 class FakeAuth0 {
 public:
     FakeAuth0() {
+        // More workers than cpp-httplib's default 8, for the tests with many requests in flight.
+        server_.new_task_queue = [] { return new httplib::ThreadPool(32); };
+        server_.set_tcp_nodelay(true);  // no 40 ms Nagle/delayed-ACK stall per keep-alive answer
         server_.Post("/oauth/token", [this](const httplib::Request& req, httplib::Response& res) {
+            if (token_gate) token_gate->Pass();
             std::lock_guard lock(mutex);
             token_bodies.push_back(req.body);
             if (json_only && req.get_header_value("Content-Type") != "application/json") {
                 res.status = 400;
-                res.set_content(R"({"error":"invalid_request","error_description":"JSON expected"})",
-                                "application/json");
+                res.set_content(
+                    R"({"error":"invalid_request","error_description":"JSON expected"})",
+                    "application/json");
                 return;
             }
             if (token_status != 200) {
@@ -74,7 +116,8 @@ public:
     std::mutex mutex;
     std::vector<std::string> token_bodies;
     int token_status = 200;
-    bool json_only = false;  ///< a stand-in that refuses form bodies
+    bool json_only = false;            ///< a stand-in that refuses form bodies
+    std::shared_ptr<Gate> token_gate;  ///< set before the first request: holds token answers
 
 private:
     httplib::Server server_;
@@ -115,6 +158,13 @@ NewUser SampleUser() {
     return u;
 }
 
+core::Result<User> CreateUser(Auth0Api& api, const NewUser& user) {
+    return Wait<User>([&](auto done) { api.CreateUser(user, std::move(done)); });
+}
+core::Result<std::optional<User>> GetUser(Auth0Api& api, const std::string& id) {
+    return Wait<std::optional<User>>([&](auto done) { api.GetUser(id, std::move(done)); });
+}
+
 TEST(HttpAuth0Api, CreateUserSendsTheBodyAndParsesThe201) {
     FakeAuth0 auth0;
     json seen;
@@ -127,7 +177,7 @@ TEST(HttpAuth0Api, CreateUserSendsTheBodyAndParsesThe201) {
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    auto user = api.CreateUser(SampleUser());
+    auto user = CreateUser(api, SampleUser());
     ASSERT_TRUE(user) << user.error().message;
     EXPECT_EQ(user->user_id, "auth0|cus_1");
     EXPECT_EQ(user->connection, "Username-Password-Authentication");
@@ -158,7 +208,7 @@ TEST(HttpAuth0Api, DuplicateCreateIsConflict) {
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    auto user = api.CreateUser(SampleUser());
+    auto user = CreateUser(api, SampleUser());
     ASSERT_FALSE(user);
     EXPECT_EQ(user.error().kind, ErrorKind::kConflict);
     EXPECT_EQ(user.error().http_status, 409);
@@ -182,7 +232,7 @@ TEST(HttpAuth0Api, A401RefetchesTheTokenOnceAndRepeatsTheCall) {
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    auto user = api.CreateUser(SampleUser());
+    auto user = CreateUser(api, SampleUser());
     ASSERT_TRUE(user) << user.error().message;
     EXPECT_EQ(calls.load(), 2);
     EXPECT_EQ(api.stats().token_fetches.load(), 2u);
@@ -232,14 +282,14 @@ TEST(HttpAuth0Api, A429IsRateLimitedWithNotBeforeFromTheReset) {
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    auto user = api.CreateUser(SampleUser());
+    auto user = CreateUser(api, SampleUser());
     ASSERT_FALSE(user);
     EXPECT_EQ(user.error().kind, ErrorKind::kRateLimited);
     ASSERT_TRUE(user.error().not_before);
     EXPECT_EQ(user.error().not_before->time_since_epoch(), std::chrono::seconds{1'800'000'042});
     EXPECT_EQ(api.stats().rate_limited.load(), 1u);
     // The next request waits (on the fake clock) until the reset.
-    auto again = api.CreateUser(SampleUser());
+    auto again = CreateUser(api, SampleUser());
     EXPECT_GE(clock.Now().time_since_epoch(), std::chrono::seconds{1'800'000'042});
 }
 
@@ -256,7 +306,7 @@ TEST(HttpAuth0Api, PercentEncodesTheUserIdAndGets404AsNothing) {
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    auto user = api.GetUser("auth0|x y/z");
+    auto user = GetUser(api, "auth0|x y/z");
     ASSERT_TRUE(user) << user.error().message;
     EXPECT_FALSE(user->has_value());
     EXPECT_EQ(target, "/api/v2/users/auth0%7Cx%20y%2Fz");
@@ -272,7 +322,8 @@ TEST(HttpAuth0Api, GetUsersByEmailEncodesTheQuery) {
                        });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    auto users = api.GetUsersByEmail("j+1@example.com");
+    auto users = Wait<std::vector<User>>(
+        [&](auto done) { api.GetUsersByEmail("j+1@example.com", std::move(done)); });
     ASSERT_TRUE(users) << users.error().message;
     ASSERT_EQ(users->size(), 1u);
     EXPECT_EQ(email, "j+1@example.com");
@@ -290,8 +341,10 @@ TEST(HttpAuth0Api, ChangePasswordCarriesNoTokenAndIsNotPaced) {
         });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    auto status =
-        api.SendPasswordChangeEmail("jane@example.com", "Username-Password-Authentication", "app");
+    auto status = Wait<void>([&](auto done) {
+        api.SendPasswordChangeEmail("jane@example.com", "Username-Password-Authentication", "app",
+                                    std::move(done));
+    });
     ASSERT_TRUE(status) << status.error().message;
     EXPECT_EQ(authorization, "");
     EXPECT_EQ(seen["client_id"], "app");
@@ -307,7 +360,7 @@ TEST(HttpAuth0Api, MalformedSuccessIsTransient) {
     });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    auto user = api.CreateUser(SampleUser());
+    auto user = CreateUser(api, SampleUser());
     ASSERT_FALSE(user);
     EXPECT_EQ(user.error().kind, ErrorKind::kTransient);
 }
@@ -322,7 +375,9 @@ TEST(HttpAuth0Api, AssignRolesAccepts204) {
                         });
     core::FakeClock clock;
     HttpAuth0Api api(auth0.Settings(), clock);
-    ASSERT_TRUE(api.AssignRoles("auth0|cus_1", {"rol_1", "rol_2"}));
+    ASSERT_TRUE(Wait<void>([&](auto done) {
+        api.AssignRoles("auth0|cus_1", {"rol_1", "rol_2"}, std::move(done));
+    }));
     EXPECT_EQ(seen, (json{{"roles", {"rol_1", "rol_2"}}}));
 }
 
@@ -339,12 +394,153 @@ TEST(HttpAuth0Api, SixteenConcurrentCallersShareOneToken) {
     std::atomic<int> ok{0};
     for (int i = 0; i < 16; ++i) {
         threads.emplace_back([&] {
-            for (int n = 0; n < 5; ++n) ok += api.GetUser("auth0|cus_1").ok() ? 1 : 0;
+            for (int n = 0; n < 5; ++n) ok += GetUser(api, "auth0|cus_1").ok() ? 1 : 0;
         });
     }
     for (auto& t : threads) t.join();
     EXPECT_EQ(ok.load(), 80);
     EXPECT_EQ(auth0.token_bodies.size(), 1u);
+}
+
+TEST(HttpAuth0Api, ManyCallsInFlightShareOneTokenFetch) {
+    FakeAuth0 auth0;
+    constexpr int kCalls = 100;
+    constexpr auto kLatency = 50ms;
+    std::atomic<int> running{0};
+    std::atomic<int> most_running{0};
+    auth0.server().Post("/api/v2/users", [&](const httplib::Request&, httplib::Response& res) {
+        const int now_running = ++running;
+        int seen = most_running.load();
+        while (now_running > seen && !most_running.compare_exchange_weak(seen, now_running)) {
+        }
+        std::this_thread::sleep_for(kLatency);  // a slow Auth0, not synchronisation
+        --running;
+        res.status = 201;
+        res.set_content(kUserJson.dump(), "application/json");
+    });
+    core::FakeClock clock;
+    ClientSettings settings = auth0.Settings();
+    settings.max_connections = 16;  // below the fake's 32 workers: none waits for a worker
+    HttpAuth0Api api(settings, clock);
+
+    std::latch finished(kCalls);
+    std::atomic<int> ok{0};
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i) {  // all from this one thread: none of them blocks it
+        api.CreateUser(SampleUser(), [&](core::Result<User> user) {
+            if (user) ++ok;
+            finished.count_down();
+        });
+    }
+    finished.wait();
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(ok.load(), kCalls);
+    EXPECT_EQ(auth0.token_bodies.size(), 1u);
+    EXPECT_EQ(api.stats().token_fetches.load(), 1u);
+    EXPECT_GE(most_running.load(), 4) << "requests were not in flight together";
+    EXPECT_LT(took, kCalls * kLatency / 2) << "serial would take " << kCalls * 50 << " ms";
+}
+
+TEST(HttpAuth0Api, AssignUsersToRoleTakesUsersWhenGranted) {
+    FakeAuth0 auth0;
+    auth0.token_gate = std::make_shared<Gate>();
+    std::vector<json> bodies;
+    std::string target;
+    auth0.server().Post(R"(/api/v2/roles/(.*)/users)",
+                        [&](const httplib::Request& req, httplib::Response& res) {
+                            std::lock_guard lock(auth0.mutex);
+                            bodies.push_back(json::parse(req.body));
+                            target = req.target;
+                            if (req.get_header_value("Authorization") == "Bearer tok-1") {
+                                res.status = 401;  // the repeat must send the same batch
+                                return;
+                            }
+                            res.set_content("{}", "application/json");
+                        });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    std::mutex queue_mutex;
+    std::vector<std::string> queue = {"auth0|a"};
+    std::atomic<int> takes{0};
+    auto take_users = [&] {
+        ++takes;
+        std::lock_guard lock(queue_mutex);
+        return std::exchange(queue, {});
+    };
+    auto promise = std::make_shared<std::promise<core::Status>>();
+    auto result = promise->get_future();
+    api.AssignUsersToRole("rol_1", take_users, [promise](core::Status status) {
+        promise->set_value(std::move(status));
+    });
+    {
+        // Queued while the request waits (here: for its token): they join the batch.
+        std::lock_guard lock(queue_mutex);
+        queue.push_back("auth0|b");
+        queue.push_back("auth0|c");
+    }
+    EXPECT_EQ(takes.load(), 0) << "users taken before the request was granted";
+    auth0.token_gate->Open();
+    auto status = result.get();
+    ASSERT_TRUE(status) << status.error().message;
+    EXPECT_EQ(takes.load(), 1);
+    std::lock_guard lock(auth0.mutex);
+    EXPECT_EQ(target, "/api/v2/roles/rol_1/users");
+    ASSERT_EQ(bodies.size(), 2u);
+    EXPECT_EQ(bodies[0], (json{{"users", {"auth0|a", "auth0|b", "auth0|c"}}}));
+    EXPECT_EQ(bodies[1], bodies[0]);
+}
+
+TEST(HttpAuth0Api, BatchNotFoundIsReportedAs404) {
+    FakeAuth0 auth0;
+    auth0.server().Post(R"(/api/v2/roles/(.*)/users)", [](const httplib::Request&,
+                                                          httplib::Response& res) {
+        res.status = 404;
+        res.set_content(
+            R"({"statusCode":404,"error":"Not Found","message":"One or more of the users do not exist.","errorCode":"inexistent_user"})",
+            "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto status = Wait<void>([&](auto done) {
+        api.AssignUsersToRole(
+            "rol_1",
+            [] {
+                return std::vector<std::string>{"auth0|a", "auth0|gone"};
+            },
+            std::move(done));
+    });
+    ASSERT_FALSE(status);
+    EXPECT_EQ(status.error().http_status, 404);
+    EXPECT_NE(status.error().message.find("POST /api/v2/roles/{id}/users"), std::string::npos);
+    EXPECT_EQ(status.error().message.find("auth0|"), std::string::npos);
+}
+
+TEST(HttpAuth0Api, ShutdownEndsCallsInFlight) {
+    FakeAuth0 auth0;
+    auto gate = std::make_shared<Gate>();
+    std::promise<void> entered;
+    auth0.server().Post("/api/v2/users", [&](const httplib::Request&, httplib::Response& res) {
+        entered.set_value();
+        gate->Pass();  // Auth0 does not answer while the test shuts down
+        res.status = 201;
+        res.set_content(kUserJson.dump(), "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    auto promise = std::make_shared<std::promise<core::Result<User>>>();
+    auto result = promise->get_future();
+    api.CreateUser(SampleUser(),
+                   [promise](core::Result<User> user) { promise->set_value(std::move(user)); });
+    entered.get_future().wait();
+    api.Shutdown();
+    ASSERT_EQ(result.wait_for(0s), std::future_status::ready) << "Shutdown left the call running";
+    auto user = result.get();
+    ASSERT_FALSE(user);
+    EXPECT_EQ(user.error().kind, ErrorKind::kTransient);
+    auto later = CreateUser(api, SampleUser());  // fails fast, no hang
+    ASSERT_FALSE(later);
+    EXPECT_EQ(later.error().kind, ErrorKind::kTransient);
+    gate->Open();
 }
 
 TEST(ResolveRoleIds, MatchesNamesExactlyAndReportsMissingRoles) {

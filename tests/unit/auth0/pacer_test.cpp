@@ -2,11 +2,15 @@
 // Pacer driven by a FakeClock: waits for reset, spacing, 429 blocks, concurrent callers.
 #include "kyc_bridge/auth0/pacer.hpp"
 
+#include <gtest/gtest.h>
+
+#include <future>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
+#include "kyc_bridge/core/timers.hpp"
 
 namespace kyc_bridge::auth0 {
 namespace {
@@ -166,6 +170,104 @@ TEST(Pacer, AnswersWithoutHeadersTurnPacingOff) {
         pacer.Observe({});
     }
     EXPECT_EQ(clock.Now(), after_probe);
+}
+
+// Runs the timers' tasks in time order, moving the fake clock to each one (as time passing would).
+void RunAllTimers(core::FakeClock& clock, core::ManualTimers& timers) {
+    for (int guard = 0; timers.size() > 0 && guard < 1000; ++guard) {
+        const core::TimePoint next = timers.Next();
+        if (next > clock.Now()) {
+            clock.Advance(std::chrono::ceil<std::chrono::milliseconds>(next - clock.Now()));
+        }
+        timers.RunDue(clock.Now());
+    }
+}
+
+TEST(Pacer, AsyncWaitersGoInOrderAndAreSpread) {
+    core::FakeClock clock;
+    core::ManualTimers timers;
+    Pacer pacer(clock, 4.0, &timers);
+    std::vector<int> order;
+    std::vector<core::TimePoint> times;
+    for (int i = 0; i < 5; ++i) {
+        pacer.Acquire([&, i] {
+            order.push_back(i);
+            times.push_back(clock.Now());
+            pacer.Observe({});
+        });
+    }
+    ASSERT_EQ(order, std::vector<int>{0}) << "the first goes inline, the others wait";
+    RunAllTimers(clock, timers);
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+    ASSERT_EQ(times.size(), 5u);
+    for (std::size_t i = 1; i < times.size(); ++i) EXPECT_GE(times[i] - times[i - 1], 250ms);
+    EXPECT_LT(times.back() - times.front(), 1100ms);
+    EXPECT_EQ(pacer.stats().requests_paced.load(), 5u);
+    EXPECT_EQ(pacer.stats().requests_waited.load(), 4u);
+}
+
+TEST(Pacer, BlockUntilHoldsEveryAsyncWaiter) {
+    core::FakeClock clock;
+    core::ManualTimers timers;
+    Pacer pacer(clock, std::nullopt, &timers);
+    const auto until = clock.Now() + 30s;
+    pacer.Acquire();
+    pacer.BlockUntil(until);
+    pacer.Observe({});  // the 429's answer
+    std::vector<core::TimePoint> times;
+    for (int i = 0; i < 3; ++i) {
+        pacer.Acquire([&] {
+            times.push_back(clock.Now());
+            pacer.Observe({});
+        });
+    }
+    EXPECT_TRUE(times.empty());
+    clock.Advance(29s);
+    timers.RunDue(clock.Now());
+    EXPECT_TRUE(times.empty()) << "a waiter went before the block's end";
+    RunAllTimers(clock, timers);
+    ASSERT_EQ(times.size(), 3u);
+    for (auto t : times) EXPECT_GE(t, until);
+}
+
+TEST(Pacer, TheProbeAfterABlockGoesAloneUntilItsAnswer) {
+    core::FakeClock clock;
+    core::ManualTimers timers;
+    Pacer pacer(clock, std::nullopt, &timers);
+    pacer.BlockUntil(clock.Now() + 5s);
+    int went = 0;
+    for (int i = 0; i < 3; ++i) pacer.Acquire([&] { ++went; });
+    RunAllTimers(clock, timers);
+    EXPECT_EQ(went, 1) << "only the probe goes after the block";
+    pacer.Observe({});  // its answer lets the others go
+    EXPECT_EQ(went, 3);
+}
+
+TEST(Pacer, ReleaseLetsAsyncWaitersGo) {
+    core::FakeClock clock;
+    core::ManualTimers timers;
+    Pacer pacer(clock, std::nullopt, &timers);
+    pacer.BlockUntil(clock.Now() + 30s);
+    const auto before = clock.Now();
+    int went = 0;
+    for (int i = 0; i < 3; ++i) pacer.Acquire([&] { ++went; });
+    EXPECT_EQ(went, 0);
+    pacer.Release();
+    EXPECT_EQ(went, 3);
+    EXPECT_EQ(clock.Now(), before);
+    pacer.Acquire([&] { ++went; });  // after Release: inline
+    EXPECT_EQ(went, 4);
+}
+
+TEST(Pacer, AsyncWaitersWithoutInjectedTimersAreWokenByThePacersThread) {
+    core::FakeClock clock;
+    Pacer pacer(clock, std::nullopt);
+    const auto until = clock.Now() + 10s;
+    pacer.BlockUntil(until);
+    std::promise<core::TimePoint> went;
+    pacer.Acquire([&] { went.set_value(clock.Now()); });
+    EXPECT_GE(went.get_future().get(), until);  // the thread waits with the (fake) clock
+    pacer.Observe({});
 }
 
 }  // namespace

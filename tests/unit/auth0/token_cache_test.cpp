@@ -2,10 +2,12 @@
 // TokenCache: single flight, refresh ahead of expiry, targeted invalidation, failures not cached.
 #include "kyc_bridge/auth0/token_cache.hpp"
 
+#include <gtest/gtest.h>
+
+#include <latch>
+#include <optional>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace kyc_bridge::auth0 {
 namespace {
@@ -144,6 +146,42 @@ TEST(TokenCache, FailedRefreshServesTheStillValidToken) {
     EXPECT_EQ(*cache.Get(), "token-1");  // not asked again at once
     clock.Advance(1000ms);
     EXPECT_EQ(*cache.Get(), "token-3");  // tried again, and this time it worked
+}
+
+TEST(TokenCache, AsyncCallersShareOneFetchAndCachedTokensComeInline) {
+    core::FakeClock clock;
+    FakeFetcher fetcher(clock, 86400s);
+    fetcher.delay = 50ms;
+    TokenCache cache(fetcher, clock);
+    std::latch done(16);
+    std::atomic<int> got{0};
+    for (int i = 0; i < 16; ++i) {
+        cache.Get([&](core::Result<std::string> token) {
+            if (token && *token == "token-1") ++got;
+            done.count_down();
+        });
+    }
+    done.wait();
+    EXPECT_EQ(got.load(), 16);
+    EXPECT_EQ(fetcher.calls.load(), 1);
+    bool inline_call = false;
+    cache.Get([&](core::Result<std::string> token) { inline_call = token && *token == "token-1"; });
+    EXPECT_TRUE(inline_call) << "a cached token is handed over before Get returns";
+    EXPECT_EQ(*cache.Get(), "token-1");  // the blocking Get shares the cache
+}
+
+TEST(TokenCache, AsyncCallerAfterAFailureGetsItAtOnceWithoutAFetch) {
+    core::FakeClock clock;
+    FakeFetcher fetcher(clock, 86400s);
+    fetcher.fail_next = true;
+    TokenCache cache(fetcher, clock);
+    EXPECT_FALSE(cache.Get().ok());
+    std::optional<core::ErrorKind> kind;
+    cache.Get([&](core::Result<std::string> token) {
+        if (!token) kind = token.error().kind;
+    });
+    EXPECT_EQ(kind, core::ErrorKind::kConfiguration);
+    EXPECT_EQ(fetcher.calls.load(), 1);
 }
 
 }  // namespace
