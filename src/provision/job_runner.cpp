@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The provisioning steps. Each is one Auth0 call (409 resolution: up to three reads) followed
-// by its record in the ledger.
+// The provisioning steps, one coroutine each. Each is one Auth0 call (409 resolution: up to three
+// reads) followed by its record in the ledger.
 #include "kyc_bridge/provision/job_runner.hpp"
 
+#include <future>
 #include <stdexcept>
 
 #include "kyc_bridge/core/ids.hpp"
@@ -15,6 +16,11 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 using nlohmann::json;
+
+using core::Await;
+using core::Callback;
+using core::Status;
+using core::Task;
 
 constexpr const char* kCreated = "created";
 constexpr const char* kExisting = "existing";
@@ -46,6 +52,11 @@ json ProfileDiff(const auth0::User& user, const events::KycVerified& event, cons
     return patch;
 }
 
+// No answer, or an answer lost: Auth0 may have sent the email.
+bool Ambiguous(const Error& error) {
+    return error.http_status == 0 && (error.code == "timeout" || error.code == "shutdown");
+}
+
 }  // namespace
 
 std::string_view ToString(JobState state) {
@@ -65,28 +76,62 @@ PasswordSetup ParsePasswordSetup(const std::string& mode) {
 }
 
 JobRunner::JobRunner(auth0::Auth0Api& api, JobLedger& ledger, const core::Clock& clock,
-                     RunnerSettings settings)
-    : api_(api), ledger_(ledger), clock_(clock), settings_(std::move(settings)) {}
+                     RunnerSettings settings, RoleAssigner* roles)
+    : api_(api),
+      ledger_(ledger),
+      clock_(clock),
+      settings_(std::move(settings)),
+      own_roles_(roles ? nullptr : std::make_unique<PerUserRoleAssigner>(api, settings_.role_ids)),
+      roles_(roles ? *roles : *own_roles_),
+      email_slots_(settings_.max_emails_in_flight) {}
 
-core::Result<RunEnd> JobRunner::Run(const Job& job, const std::atomic<bool>& stop) const {
+void JobRunner::Start(const Job& job, const std::atomic<bool>& stop, Finished finished) {
+    Flow(job, stop, std::move(finished));
+}
+
+core::Result<RunEnd> JobRunner::Run(const Job& job, const std::atomic<bool>& stop) {
+    std::promise<core::Result<RunEnd>> ended;
+    auto result = ended.get_future();
+    Start(job, stop, [&ended](core::Result<RunEnd> r) { ended.set_value(std::move(r)); });
+    return result.get();
+}
+
+core::Detached JobRunner::Flow(Job job, const std::atomic<bool>& stop, Finished finished) {
+    auto result = co_await Steps(job, stop);
+    finished(std::move(result));
+}
+
+Task<core::Result<RunEnd>> JobRunner::Steps(const Job& job, const std::atomic<bool>& stop) {
     auto loaded = ledger_.LoadAccount(job.event.customer_id);
-    if (!loaded) return loaded.error();
+    if (!loaded) co_return loaded.error();
     CustomerAccount account;
     account.customer_id = job.event.customer_id;
     if (loaded->has_value()) account = **loaded;
 
     if (account.auth0_user_id.empty()) {
-        if (auto s = EnsureUser(job, account); !s) return s.error();
+        auto user = co_await EnsureUser(job, account);
+        if (!user) co_return user.error();
     } else if (!job.profile_applied) {
         // A later event for a provisioned customer (or a resumed one): bring the profile up to date.
-        if (auto s = ApplyProfile(job, account); !s) return s.error();
+        auto profile = co_await ApplyProfile(job, account);
+        if (!profile) co_return profile.error();
     }
-    if (stop) return RunEnd::kParked;
-    if (auto s = AssignRoles(account); !s) return s.error();
-    if (stop) return RunEnd::kParked;
-    if (auto s = SendPasswordSetup(job, account); !s) return s.error();
-    if (auto s = Complete(job, account); !s) return s.error();
-    return RunEnd::kDone;
+    if (stop) co_return RunEnd::kParked;
+    auto roles = co_await AssignRoles(account);
+    if (!roles) co_return roles.error();
+    if (stop) co_return RunEnd::kParked;
+    if (NeedsPasswordEmail(account)) {
+        auto slot = co_await Await<bool>([this](Callback<bool> done) {
+            email_slots_.Acquire([done](bool granted) { done(granted); });
+        });
+        if (!*slot) co_return RunEnd::kParked;
+        auto email = co_await SendPasswordSetup(job, account);
+        email_slots_.Release();
+        if (!email) co_return email.error();
+    }
+    auto completed = co_await Complete(job, account);
+    if (!completed) co_return completed.error();
+    co_return RunEnd::kDone;
 }
 
 json JobRunner::DesiredAppMetadata(const Job& job) const {
@@ -95,7 +140,7 @@ json JobRunner::DesiredAppMetadata(const Job& job) const {
             {"kyc_verified_at", job.event.occurred_at}};
 }
 
-core::Status JobRunner::EnsureUser(const Job& job, CustomerAccount& account) const {
+Task<Status> JobRunner::EnsureUser(const Job& job, CustomerAccount& account) {
     const auto& event = job.event;
     auth0::NewUser user;
     user.user_id = event.customer_id;
@@ -110,100 +155,186 @@ core::Status JobRunner::EnsureUser(const Job& job, CustomerAccount& account) con
     // unwanted verification email (CreateUserRequestContent, "verify_email").
     user.verify_email = settings_.password_setup == PasswordSetup::kVerificationEmail;
 
-    auto created = api_.CreateUser(user);
+    auto created = co_await Await<auth0::User>(
+        [&](Callback<auth0::User> done) { api_.CreateUser(user, std::move(done)); });
     std::string outcome = kCreated;
     auth0::User found;
     if (created) {
         found = *created;
     } else if (created.error().kind == ErrorKind::kConflict) {
-        auto resolved = ResolveConflict(job);
-        if (!resolved) return resolved.error();
+        auto resolved = co_await ResolveConflict(job);
+        if (!resolved) co_return resolved.error();
         found = *resolved;
         bool ours = HasMarker(found) && MetadataCustomerId(found) == event.customer_id;
         outcome = ours ? kCreated : kExisting;
         auto patch = ProfileDiff(found, event, DesiredAppMetadata(job));
         if (!patch.empty()) {
-            if (auto s = api_.UpdateUser(found.user_id, patch); !s) return s;
+            auto patched = co_await Await<void>([&](Callback<void> done) {
+                api_.UpdateUser(found.user_id, patch, std::move(done));
+            });
+            if (!patched) co_return patched;
         }
     } else {
-        return created.error();
+        co_return created.error();
     }
-    if (auto s = ledger_.RecordUser(event.customer_id, found.user_id, outcome); !s) return s;
+    auto recorded = co_await Await<void>([&](Callback<void> done) {
+        ledger_.RecordUser(job.job_id, event.customer_id, found.user_id, outcome, std::move(done));
+    });
+    if (!recorded) co_return recorded;
     account.auth0_user_id = found.user_id;
     account.outcome = outcome;
-    return ledger_.RecordProfileApplied(job.job_id);
+    co_return Status{};
 }
 
-core::Result<auth0::User> JobRunner::ResolveConflict(const Job& job) const {
+Task<core::Result<auth0::User>> JobRunner::ResolveConflict(const Job& job) {
     const auto& event = job.event;
     // A database connection prefixes the given user_id with "auth0|" (Auth0 support article
     // "Modify user ID format").
-    auto by_id = api_.GetUser("auth0|" + event.customer_id);
-    if (!by_id) return by_id.error();
-    if (by_id->has_value()) return **by_id;
+    const std::string id = "auth0|" + event.customer_id;
+    auto by_id = co_await Await<std::optional<auth0::User>>(
+        [&](Callback<std::optional<auth0::User>> done) { api_.GetUser(id, std::move(done)); });
+    if (!by_id) co_return by_id.error();
+    if (by_id->has_value()) co_return **by_id;
 
     // The email is taken by a user with another id (created by hand or by an earlier tool).
-    auto by_email = api_.GetUsersByEmail(event.email);
-    if (!by_email) return by_email.error();
+    auto by_email = co_await Await<std::vector<auth0::User>>(
+        [&](Callback<std::vector<auth0::User>> done) {
+            api_.GetUsersByEmail(event.email, std::move(done));
+        });
+    if (!by_email) co_return by_email.error();
     const auth0::User* candidate = nullptr;
     for (const auto& user : *by_email) {
-        if (user.connection == settings_.connection) { candidate = &user; break; }
+        if (user.connection == settings_.connection) {
+            candidate = &user;
+            break;
+        }
     }
     if (!candidate) {
         // Auth0 answers 409 for "half-created" users no read finds: retry a few times, then a
         // person looks at it.
-        return Error{ErrorKind::kConflict,
-                     "create answered 409 but neither GET /api/v2/users/{id} nor users-by-email "
-                     "finds the user",
-                     "conflict_unresolved", 409, std::nullopt};
+        co_return Error{ErrorKind::kConflict,
+                        "create answered 409 but neither GET /api/v2/users/{id} nor users-by-email "
+                        "finds the user",
+                        "conflict_unresolved", 409, std::nullopt};
     }
     auto owner = MetadataCustomerId(*candidate);
     if (!owner.empty() && owner != event.customer_id) {
-        return Error{ErrorKind::kPermanent,
-                     "the email belongs to Auth0 user " + candidate->user_id +
-                         ", already mapped to another customer",
-                     "email_owned_by_other_customer", 409, std::nullopt};
+        co_return Error{ErrorKind::kPermanent,
+                        "the email belongs to Auth0 user " + candidate->user_id +
+                            ", already mapped to another customer",
+                        "email_owned_by_other_customer", 409, std::nullopt};
     }
-    return *candidate;
+    co_return *candidate;
 }
 
-core::Status JobRunner::ApplyProfile(const Job& job, const CustomerAccount& account) const {
+Task<Status> JobRunner::ApplyProfile(const Job& job, const CustomerAccount& account) {
     json patch = {{"app_metadata", DesiredAppMetadata(job)}};
     if (job.event.given_name) patch["given_name"] = *job.event.given_name;
     if (job.event.family_name) patch["family_name"] = *job.event.family_name;
-    if (auto s = api_.UpdateUser(account.auth0_user_id, patch); !s) return s;
-    return ledger_.RecordProfileApplied(job.job_id);
+    auto patched = co_await Await<void>([&](Callback<void> done) {
+        api_.UpdateUser(account.auth0_user_id, patch, std::move(done));
+    });
+    if (!patched) co_return patched;
+    co_return co_await Await<void>(
+        [&](Callback<void> done) { ledger_.RecordProfileApplied(job.job_id, std::move(done)); });
 }
 
-core::Status JobRunner::AssignRoles(CustomerAccount& account) const {
-    if (account.roles_assigned) return {};
-    if (!settings_.role_ids.empty()) {
-        if (auto s = api_.AssignRoles(account.auth0_user_id, settings_.role_ids); !s) return s;
-    }
-    if (auto s = ledger_.RecordRolesAssigned(account.customer_id); !s) return s;
+Task<Status> JobRunner::AssignRoles(CustomerAccount& account) {
+    if (account.roles_assigned) co_return Status{};
+    auto assigned = co_await Await<void>(
+        [&](Callback<void> done) { roles_.Assign(account.auth0_user_id, std::move(done)); });
+    if (!assigned) co_return assigned;
+    auto recorded = co_await Await<void>([&](Callback<void> done) {
+        ledger_.RecordRolesAssigned(account.customer_id, std::move(done));
+    });
+    if (!recorded) co_return recorded;
     account.roles_assigned = true;
-    return {};
+    co_return Status{};
 }
 
-core::Status JobRunner::SendPasswordSetup(const Job& job, CustomerAccount& account) const {
+bool JobRunner::NeedsPasswordEmail(const CustomerAccount& account) const {
     // Only for users kyc-bridge created, only once per user; verification_email rode on the
     // create call.
-    if (account.outcome != kCreated || account.password_setup_sent ||
-        settings_.password_setup != PasswordSetup::kChangePasswordEmail) {
-        return {};
-    }
-    std::lock_guard one_email_in_flight(password_email_mutex_);
-    if (auto s = api_.SendPasswordChangeEmail(job.event.email, settings_.connection,
-                                              settings_.email_client_id);
-        !s) {
-        return s;
-    }
-    if (auto s = ledger_.RecordPasswordSetupSent(account.customer_id); !s) return s;
-    account.password_setup_sent = true;
-    return {};
+    return account.outcome == kCreated && !account.password_setup_sent &&
+           settings_.password_setup == PasswordSetup::kChangePasswordEmail;
 }
 
-core::Status JobRunner::Complete(const Job& job, const CustomerAccount& account) const {
+std::optional<JobRunner::EmailNote> JobRunner::TakeNote(const std::string& customer_id) {
+    std::lock_guard lock(notes_mutex_);
+    auto it = email_notes_.find(customer_id);
+    if (it == email_notes_.end()) return std::nullopt;
+    auto note = it->second;
+    email_notes_.erase(it);
+    return note;
+}
+
+void JobRunner::Note(const std::string& customer_id, EmailNote note) {
+    std::lock_guard lock(notes_mutex_);
+    email_notes_[customer_id] = note;
+}
+
+// Two-phase: `sending` is durable before the call, `sent` after it. The caller holds an email
+// slot throughout, so a kill -9 leaves at most max_emails_in_flight jobs whose call may have
+// succeeded unrecorded; only those repeat their email after a restart.
+Task<Status> JobRunner::SendPasswordSetup(const Job& job, CustomerAccount& account) {
+    const auto& customer = account.customer_id;
+    auto log = core::Logger("provisioner");
+    const auto note = TakeNote(customer);
+    auto record_sent = [&](Callback<void> done) {
+        ledger_.RecordPasswordEmailSent(customer, std::move(done));
+    };
+    if (note == EmailNote::kSentUnrecorded) {
+        // The email went out in this process and only its record failed: retry the record,
+        // never the email.
+        auto recorded = co_await Await<void>(record_sent);
+        if (!recorded) {
+            Note(customer, EmailNote::kSentUnrecorded);
+            co_return recorded;
+        }
+        account.password_setup_sent = true;
+        co_return Status{};
+    }
+    if (account.password_email_sending && note != EmailNote::kNotSent) {
+        ++stats_.password_emails_uncertain;
+        log->warn("event=password_email_uncertain job_id={} customer_id={} cause=restart "
+                  "action=resend hint=\"a previous run may have sent it; the customer may get "
+                  "two invitations\"",
+                  job.job_id, customer);
+    }
+    if (!account.password_email_sending) {
+        auto sending = co_await Await<void>([&](Callback<void> done) {
+            ledger_.RecordPasswordEmailSending(customer, std::move(done));
+        });
+        if (!sending) co_return sending;
+        account.password_email_sending = true;
+    }
+    auto sent = co_await Await<void>([&](Callback<void> done) {
+        api_.SendPasswordChangeEmail(job.event.email, settings_.connection,
+                                     settings_.email_client_id, std::move(done));
+    });
+    if (!sent) {
+        if (!Ambiguous(sent.error())) {
+            Note(customer, EmailNote::kNotSent);
+            co_return sent;
+        }
+        // No answer: Auth0 may have sent it. Taken as sent (only a restart repeats an email).
+        ++stats_.password_emails_uncertain;
+        log->warn("event=password_email_uncertain job_id={} customer_id={} cause={} "
+                  "action=record_as_sent",
+                  job.job_id, customer, sent.error().code);
+    } else {
+        ++stats_.password_emails_sent;
+    }
+    auto recorded = co_await Await<void>(record_sent);
+    if (!recorded) {
+        Note(customer, EmailNote::kSentUnrecorded);
+        co_return recorded;
+    }
+    account.password_setup_sent = true;
+    co_return Status{};
+}
+
+Task<Status> JobRunner::Complete(const Job& job, const CustomerAccount& account) {
     std::optional<OutboundEvent> outbound;
     if (!account.published) {
         events::UserCreated created{account.customer_id,
@@ -212,12 +343,14 @@ core::Status JobRunner::Complete(const Job& job, const CustomerAccount& account)
                                     account.outcome,
                                     job.event.event_id,
                                     events::FormatRfc3339(core::ToUnixMillis(clock_.Now()))};
-        outbound = OutboundEvent{events::UserCreatedEventId(account.customer_id, account.auth0_user_id),
-                                 settings_.output_topic, account.customer_id,
-                                 events::UserCreatedPayload(created),
-                                 events::UserCreatedHeaders(created, settings_.event_source)};
+        outbound = OutboundEvent{
+            events::UserCreatedEventId(account.customer_id, account.auth0_user_id),
+            settings_.output_topic, account.customer_id, events::UserCreatedPayload(created),
+            events::UserCreatedHeaders(created, settings_.event_source)};
     }
-    return ledger_.CompleteJob(job.job_id, account.customer_id, outbound);
+    co_return co_await Await<void>([&](Callback<void> done) {
+        ledger_.CompleteJob(job.job_id, account.customer_id, outbound, std::move(done));
+    });
 }
 
 }  // namespace kyc_bridge::provision

@@ -8,7 +8,7 @@ namespace kyc_bridge::provision {
 
 using core::ErrorKind;
 
-Provisioner::Provisioner(auth0::Auth0Api& api, JobLedger& ledger, const JobRunner& runner,
+Provisioner::Provisioner(auth0::Auth0Api& api, JobLedger& ledger, JobRunner& runner,
                          RetryPolicy& retry, const core::Clock& clock,
                          ProvisionerSettings settings)
     : api_(api), ledger_(ledger), runner_(runner), retry_(retry), clock_(clock),
@@ -16,12 +16,7 @@ Provisioner::Provisioner(auth0::Auth0Api& api, JobLedger& ledger, const JobRunne
 
 Provisioner::~Provisioner() { Stop(clock_.Now()); }
 
-void Provisioner::Start() {
-    scheduler_ = std::thread([this] { SchedulerLoop(); });
-    for (int i = 0; i < settings_.concurrency; ++i) {
-        workers_.emplace_back([this] { WorkerLoop(); });
-    }
-}
+void Provisioner::Start() { scheduler_ = std::thread([this] { SchedulerLoop(); }); }
 
 void Provisioner::Wake() {
     {
@@ -34,28 +29,27 @@ void Provisioner::Wake() {
 void Provisioner::Stop(core::TimePoint deadline) {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ && workers_.empty() && !scheduler_.joinable()) return;
+        if (stopping_ && !scheduler_.joinable() && stats_.in_flight == 0) return;
         stopping_ = true;
-        ready_.clear();  // queued but not started: they stay pending in the ledger
     }
     scheduler_cv_.notify_all();
-    worker_cv_.notify_all();
     if (scheduler_.joinable()) scheduler_.join();
-    // Workers finish the step they are in; past the deadline they park between steps.
-    std::thread parker([this, deadline] {
-        while (stats_.in_flight > 0 && clock_.Now() < deadline) {
-            clock_.SleepFor(std::chrono::milliseconds{20});
-        }
-        park_ = true;
-    });
-    for (auto& worker : workers_) worker.join();
+    // Jobs finish the step they are in; past the deadline they park between steps, and what
+    // waits for an email slot or the pacer, or an Auth0 answer, is ended.
+    std::unique_lock lock(mutex_);
+    while (stats_.in_flight > 0 && clock_.Now() < deadline) {
+        drained_cv_.wait_for(lock, std::chrono::milliseconds{20});
+    }
     park_ = true;
-    parker.join();
-    workers_.clear();
+    if (stats_.in_flight == 0) return;
+    lock.unlock();
+    runner_.Close();
+    api_.Shutdown();
+    lock.lock();
+    drained_cv_.wait(lock, [this] { return stats_.in_flight == 0; });
 }
 
 void Provisioner::SchedulerLoop() {
-    auto log = core::Logger("provisioner");
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         if (stats_.quarantined) {
@@ -64,63 +58,75 @@ void Provisioner::SchedulerLoop() {
             lock.lock();
             continue;
         }
-        auto free_slots = static_cast<std::size_t>(settings_.concurrency) -
-                          std::min<std::size_t>(busy_customers_.size(), settings_.concurrency);
-        if (canary_) free_slots = busy_customers_.empty() && ready_.empty() ? 1 : 0;
-        std::chrono::milliseconds wait = settings_.idle_poll;
-        if (free_slots > 0) {
-            auto busy = busy_customers_;
-            lock.unlock();
-            auto due = ledger_.DueJobs(clock_.Now(), free_slots, busy);
-            std::optional<core::TimePoint> next_due;
-            if (due && due->size() < free_slots) {
-                if (auto next = ledger_.NextDueTime(); next && next->has_value()) next_due = **next;
-            }
-            lock.lock();
-            if (!due) {
-                ++stats_.store_errors;
-                log->error("event=claim_failed kind={} error=\"{}\"", core::ToString(due.error().kind),
-                           due.error().message);
-            } else {
-                for (auto& job : *due) {
-                    if (!busy_customers_.insert(job.event.customer_id).second) continue;
-                    ready_.push_back(std::move(job));
-                }
-                if (!due->empty()) worker_cv_.notify_all();
-                if (next_due) {
-                    auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        *next_due - clock_.Now());
-                    // A past due time belongs to a busy customer's head job (it is running):
-                    // wait for a worker's Wake() instead of spinning on the ledger.
-                    if (until > std::chrono::milliseconds{0}) wait = std::min(until, settings_.idle_poll);
-                }
-            }
+        auto wait = ClaimAndStart(lock);
+        if (!wake_ && !stopping_) {
+            scheduler_cv_.wait_for(lock, wait, [this] { return wake_ || stopping_; });
         }
-        if (!wake_) scheduler_cv_.wait_for(lock, wait, [this] { return wake_ || stopping_; });
         wake_ = false;
     }
 }
 
-void Provisioner::WorkerLoop() {
-    std::unique_lock lock(mutex_);
-    while (true) {
-        worker_cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
-        if (stopping_) return;
-        Job job = std::move(ready_.front());
-        ready_.pop_front();
-        ++stats_.in_flight;
-        lock.unlock();
-        auto result = runner_.Run(job, park_);
-        Handle(job, result);
-        lock.lock();
-        --stats_.in_flight;
-        busy_customers_.erase(job.event.customer_id);
-        wake_ = true;
-        scheduler_cv_.notify_one();
+std::chrono::milliseconds Provisioner::ClaimAndStart(std::unique_lock<std::mutex>& lock) {
+    auto log = core::Logger("provisioner");
+    const auto concurrency = static_cast<std::size_t>(settings_.concurrency);
+    auto free_slots = concurrency - std::min(busy_customers_.size(), concurrency);
+    if (canary_) free_slots = busy_customers_.empty() ? 1 : 0;
+    std::chrono::milliseconds wait = settings_.idle_poll;
+    if (free_slots == 0) return wait;
+    auto busy = busy_customers_;
+    lock.unlock();
+    auto due = ledger_.DueJobs(clock_.Now(), free_slots, busy);
+    std::optional<core::TimePoint> next_due;
+    if (due && due->size() < free_slots) {
+        if (auto next = ledger_.NextDueTime(); next && next->has_value()) next_due = **next;
     }
+    std::vector<Job> to_start;
+    lock.lock();
+    if (!due) {
+        ++stats_.store_errors;
+        log->error("event=claim_failed kind={} error=\"{}\"", core::ToString(due.error().kind),
+                   due.error().message);
+        return wait;
+    }
+    for (auto& job : *due) {
+        if (stopping_ || !busy_customers_.insert(job.event.customer_id).second) continue;
+        ++stats_.in_flight;
+        to_start.push_back(std::move(job));
+    }
+    if (next_due) {
+        auto until =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*next_due - clock_.Now());
+        // A past due time belongs to a busy customer's head job (it is running): wait for a
+        // job's end to wake the scheduler instead of spinning on the ledger.
+        if (until > std::chrono::milliseconds{0}) wait = std::min(until, settings_.idle_poll);
+    }
+    lock.unlock();
+    // Started outside the lock: a job whose steps complete at once ends (and releases) inline.
+    for (auto& job : to_start) StartJob(std::move(job));
+    lock.lock();
+    return wait;
 }
 
-void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result) {
+void Provisioner::StartJob(Job job) {
+    auto shared = std::make_shared<Job>(std::move(job));
+    runner_.Start(*shared, park_, [this, shared](core::Result<RunEnd> result) {
+        Handle(*shared, result, [this, shared] { Release(shared->event.customer_id); });
+    });
+}
+
+void Provisioner::Release(const std::string& customer_id) {
+    {
+        std::lock_guard lock(mutex_);
+        busy_customers_.erase(customer_id);
+        --stats_.in_flight;
+        wake_ = true;
+    }
+    scheduler_cv_.notify_one();
+    drained_cv_.notify_all();
+}
+
+void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result,
+                         std::function<void()> released) {
     auto log = core::Logger("provisioner");
     const auto& customer = job.event.customer_id;
     if (result) {
@@ -130,26 +136,40 @@ void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result) {
             log->info("event=job_parked job_id={} customer_id={}", job.job_id, customer);
         } else {
             ++stats_.jobs_done;
+            if (on_job_done_) on_job_done_();
             log->info("event=job_done job_id={} customer_id={} attempts={}", job.job_id, customer,
                       job.attempts + 1);
         }
+        released();
         return;
     }
     const auto& error = result.error();
     if (error.kind == ErrorKind::kConfiguration) {
         Quarantine(error);  // not the customer's fault: the job keeps its attempts
+        released();
         return;
     }
     EndCanary();
-    int attempts = job.attempts + 1;
+    // A 429 is the tenant's budget, not a failure of this job: it spends no attempt.
+    const bool rate_limited = error.kind == ErrorKind::kRateLimited;
+    int attempts = rate_limited ? job.attempts : job.attempts + 1;
     // An unresolved 409 gets retry.conflict_max_attempts tries of its own, whatever failed before.
     auto decision = retry_.Decide(
         error, error.kind == ErrorKind::kConflict ? job.conflict_attempts + 1 : attempts,
         job.created_at, clock_.Now());
-    core::Status recorded;
+    auto on_recorded = [this, job_id = job.job_id, released](core::Status recorded) {
+        if (!recorded) {
+            // The job stays pending as it was; it is claimed again when due.
+            ++stats_.store_errors;
+            core::Logger("provisioner")
+                ->error("event=record_failed job_id={} error=\"{}\"", job_id,
+                        recorded.error().message);
+        }
+        released();
+    };
     if (decision.retry) {
         ++stats_.attempts_failed;
-        recorded = ledger_.RescheduleJob(job.job_id, attempts, decision.next_attempt_at, error);
+        if (rate_limited) ++stats_.rate_limited;
         log->warn("event=job_retry job_id={} customer_id={} attempt={} kind={} code={} "
                   "retry_in_ms={} error=\"{}\"",
                   job.job_id, customer, attempts, core::ToString(error.kind), error.code,
@@ -157,20 +177,16 @@ void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result) {
                                                                         clock_.Now())
                       .count(),
                   error.message);
+        ledger_.RescheduleJob(job.job_id, attempts, decision.next_attempt_at, error, on_recorded);
     } else {
         ++stats_.jobs_failed;
         core::Error final_error = error;
         final_error.code = decision.reason;
-        recorded = ledger_.FailJob(job.job_id, attempts, final_error);
         log->error("event=job_failed job_id={} customer_id={} attempts={} reason={} kind={} "
                    "error=\"{}\"",
                    job.job_id, customer, attempts, decision.reason, core::ToString(error.kind),
                    error.message);
-    }
-    if (!recorded) {
-        // The job stays pending as it was; it is claimed again when due.
-        ++stats_.store_errors;
-        log->error("event=record_failed job_id={} error=\"{}\"", job.job_id, recorded.error().message);
+        ledger_.FailJob(job.job_id, attempts, final_error, on_recorded);
     }
 }
 

@@ -36,6 +36,10 @@ struct CustomerAccount {
     std::string auth0_user_id;  ///< empty until created or adopted
     std::string outcome;        ///< "created" or "existing"; empty until known
     bool roles_assigned = false;
+    /// The password email's two-phase record: `sending` is durable before the change_password
+    /// call, `sent` after it. Sending and not sent = the call's effect is unknown (a crash, or a
+    /// timed-out call): the email may be repeated.
+    bool password_email_sending = false;
     bool password_setup_sent = false;
     bool published = false;     ///< its auth.user_created is in the outbox
 };

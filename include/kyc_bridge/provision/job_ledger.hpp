@@ -8,43 +8,62 @@
 #include <string>
 #include <vector>
 
+#include "kyc_bridge/core/async.hpp"
 #include "kyc_bridge/core/error.hpp"
 #include "kyc_bridge/provision/job.hpp"
 
 namespace kyc_bridge::provision {
 
-/// Durable job state. Every Record… call is one transaction that is durable when it returns ok;
-/// a failure is kTransient (SQLITE_BUSY, I/O error, disk full). Thread-safe.
+/// Durable job state. Thread-safe.
+///
+/// Reads block briefly and never wait behind a write transaction (the store reads on a
+/// connection of its own; WAL).
+///
+/// Writes do not block: each is queued and its callback runs once the write is durable (ok) or
+/// has failed (kTransient: SQLITE_BUSY, I/O error, disk full; kPermanent: the job is not in the
+/// expected state), on the store's writer thread, or inside the call (fakes). Writes queued by
+/// one caller are applied in the order they were queued. A step's record being durable is what
+/// allows the next step to start.
 class JobLedger {
 public:
     virtual ~JobLedger() = default;
 
     /// Up to `limit` pending jobs that are due at `now`, each the oldest pending job of its
-    /// customer, skipping customers in `busy_customers`; oldest first.
+    /// customer, skipping customers in `busy_customers`; oldest first. One query for the batch.
     virtual core::Result<std::vector<Job>> DueJobs(core::TimePoint now, std::size_t limit,
                                                    const std::set<std::string>& busy_customers) = 0;
-    /// The earliest next_attempt_at of any pending job, if there is one.
+    /// The earliest next_attempt_at of any pending head job, if there is one.
     virtual core::Result<std::optional<core::TimePoint>> NextDueTime() = 0;
-
     virtual core::Result<std::optional<CustomerAccount>> LoadAccount(
         const std::string& customer_id) = 0;
-    /// Step "created": the Auth0 user of this customer and whether kyc-bridge created it.
-    virtual core::Status RecordUser(const std::string& customer_id, const std::string& auth0_user_id,
-                                    const std::string& outcome) = 0;
-    virtual core::Status RecordRolesAssigned(const std::string& customer_id) = 0;
-    virtual core::Status RecordPasswordSetupSent(const std::string& customer_id) = 0;
-    virtual core::Status RecordProfileApplied(std::int64_t job_id) = 0;
+
+    /// Step "user": the Auth0 user of this customer, whether kyc-bridge created it, and this
+    /// job's profile applied (the create call or the 409 resolution carried it), in one record.
+    virtual void RecordUser(std::int64_t job_id, const std::string& customer_id,
+                            const std::string& auth0_user_id, const std::string& outcome,
+                            core::Callback<void> done) = 0;
+    /// Step "profile" of a later event for a known user (PATCH).
+    virtual void RecordProfileApplied(std::int64_t job_id, core::Callback<void> done) = 0;
+    virtual void RecordRolesAssigned(const std::string& customer_id, core::Callback<void> done) = 0;
+    /// Phase 1 of the password email: durable before the change_password call.
+    virtual void RecordPasswordEmailSending(const std::string& customer_id,
+                                            core::Callback<void> done) = 0;
+    /// Phase 2: the call succeeded.
+    virtual void RecordPasswordEmailSent(const std::string& customer_id,
+                                         core::Callback<void> done) = 0;
 
     /// In one transaction: the job is done, and if `event` is set it is inserted into the outbox
     /// and the customer marked published.
-    virtual core::Status CompleteJob(std::int64_t job_id, const std::string& customer_id,
-                                     const std::optional<OutboundEvent>& event) = 0;
-    /// The attempt failed and will be retried at `next_attempt_at`; `attempts` is the new count.
-    virtual core::Status RescheduleJob(std::int64_t job_id, int attempts,
-                                       core::TimePoint next_attempt_at,
-                                       const core::Error& error) = 0;
+    virtual void CompleteJob(std::int64_t job_id, const std::string& customer_id,
+                             const std::optional<OutboundEvent>& event,
+                             core::Callback<void> done) = 0;
+    /// The attempt failed and will be retried at `next_attempt_at`; `attempts` is the new count
+    /// (a rate-limited attempt does not raise it). A kConflict error also counts one conflict.
+    virtual void RescheduleJob(std::int64_t job_id, int attempts, core::TimePoint next_attempt_at,
+                               const core::Error& error, core::Callback<void> done) = 0;
     /// The job is failed for good, kept for replay with its reason.
-    virtual core::Status FailJob(std::int64_t job_id, int attempts, const core::Error& error) = 0;
+    virtual void FailJob(std::int64_t job_id, int attempts, const core::Error& error,
+                         core::Callback<void> done) = 0;
 };
 
 }  // namespace kyc_bridge::provision

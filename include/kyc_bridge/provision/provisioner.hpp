@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Runs due jobs on a fixed pool of workers; retries, fails or quarantines by error kind.
+// Claims due jobs in batches and keeps up to `concurrency` of them in flight; retries, fails or
+// quarantines by error kind.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -24,6 +25,7 @@ struct ProvisionStats {
     std::atomic<std::uint64_t> jobs_done{0};
     std::atomic<std::uint64_t> jobs_failed{0};
     std::atomic<std::uint64_t> attempts_failed{0};  ///< attempts that will be retried
+    std::atomic<std::uint64_t> rate_limited{0};     ///< … of which 429s (no attempt spent)
     std::atomic<std::uint64_t> jobs_parked{0};
     std::atomic<std::uint64_t> store_errors{0};
     std::atomic<bool> quarantined{false};
@@ -31,43 +33,53 @@ struct ProvisionStats {
 };
 
 struct ProvisionerSettings {
-    int concurrency = 8;
+    int concurrency = 64;
     std::chrono::milliseconds idle_poll{250};       ///< re-check the ledger at least this often
     std::chrono::milliseconds probe_interval{2000};  ///< quarantine: how often to probe Auth0
     std::chrono::seconds quarantine_log_interval{60};
 };
 
-/// Owns `concurrency` worker threads and one scheduler thread. Jobs of one customer never run
-/// concurrently. A configuration error (credentials refused, scope missing) pauses all work
-/// without spending attempts until Auth0::Probe succeeds.
+/// One scheduler thread claims due jobs in batches (one ledger query for all free slots) and
+/// starts them on the runner; up to `concurrency` jobs are in flight with no thread each. Jobs of
+/// one customer never run concurrently. A configuration error (credentials refused, scope
+/// missing) pauses all work without spending attempts until Auth0::Probe succeeds; a 429 spends
+/// no attempt either.
 class Provisioner {
 public:
-    Provisioner(auth0::Auth0Api& api, JobLedger& ledger, const JobRunner& runner,
+    Provisioner(auth0::Auth0Api& api, JobLedger& ledger, JobRunner& runner,
                 RetryPolicy& retry, const core::Clock& clock, ProvisionerSettings settings);
     ~Provisioner();
     Provisioner(const Provisioner&) = delete;
     Provisioner& operator=(const Provisioner&) = delete;
 
+    /// `hook` runs (on any thread, briefly) after each job's completion is durable: the relay
+    /// publishes its outbox row at once. Call before Start.
+    void OnJobDone(std::function<void()> hook) { on_job_done_ = std::move(hook); }
     void Start();
     /// New jobs may be due: look now rather than at the next poll.
     void Wake();
     /// Stops claiming jobs; running jobs finish their current step and park if `deadline`
-    /// passes. Joins every thread. Idempotent.
+    /// passes (jobs waiting for an email slot or the pacer park then too, and Auth0 calls still
+    /// in flight are ended). Returns when no job is in flight. Idempotent.
     void Stop(core::TimePoint deadline);
 
     const ProvisionStats& stats() const { return stats_; }
 
 private:
     void SchedulerLoop();
-    void WorkerLoop();
-    void Handle(const Job& job, const core::Result<RunEnd>& result);
+    /// Claims up to the free slots' worth of due jobs and starts them (lock held on entry/exit).
+    std::chrono::milliseconds ClaimAndStart(std::unique_lock<std::mutex>& lock);
+    void StartJob(Job job);
+    /// Acts on a run's end; `released` runs once its record (if any) is durable or failed.
+    void Handle(const Job& job, const core::Result<RunEnd>& result, std::function<void()> released);
+    void Release(const std::string& customer_id);
     void Quarantine(const core::Error& error);
     void EndCanary();
     void ProbeWhileQuarantined();
 
     auth0::Auth0Api& api_;
     JobLedger& ledger_;
-    const JobRunner& runner_;
+    JobRunner& runner_;
     RetryPolicy& retry_;
     const core::Clock& clock_;
     ProvisionerSettings settings_;
@@ -75,9 +87,8 @@ private:
 
     std::mutex mutex_;
     std::condition_variable scheduler_cv_;
-    std::condition_variable worker_cv_;
-    std::deque<Job> ready_;
-    std::set<std::string> busy_customers_;  ///< queued or running
+    std::condition_variable drained_cv_;
+    std::set<std::string> busy_customers_;  ///< running, or their outcome being recorded
     bool wake_ = false;
     bool stopping_ = false;
     std::atomic<bool> park_{false};
@@ -91,8 +102,8 @@ private:
     bool canary_ = false;
     std::chrono::milliseconds probe_wait_{0};
 
+    std::function<void()> on_job_done_;
     std::thread scheduler_;
-    std::vector<std::thread> workers_;
 };
 
 }  // namespace kyc_bridge::provision

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// In-memory Auth0 tenant and job ledger for state-machine tests, with crash injection.
+// In-memory Auth0 tenant and job ledger for state-machine tests, with crash injection. Both
+// answer inside the call (the async interfaces allow it); the sync Do…/Record… methods hold the logic.
 #pragma once
 
 #include <map>
@@ -35,11 +36,41 @@ public:
     std::map<std::string, std::vector<std::string>> roles_of;
     std::vector<std::string> emails_sent;
     std::vector<std::string> calls;
+    std::vector<std::vector<std::string>> batches;  // users of each role batch call
     std::vector<std::string> ghost_emails;       // 409 on create, invisible to reads
     std::optional<core::Error> fail_next;        // returned by the next call instead of acting
     bool last_verify_email = false;
 
-    core::Result<auth0::User> CreateUser(const auth0::NewUser& u) override {
+    // The async interface: answered inside the call.
+    void CreateUser(const auth0::NewUser& u, core::Callback<auth0::User> done) override {
+        done(DoCreateUser(u));
+    }
+    void GetUser(const std::string& id, core::Callback<std::optional<auth0::User>> done) override {
+        done(DoGetUser(id));
+    }
+    void GetUsersByEmail(const std::string& email,
+                         core::Callback<std::vector<auth0::User>> done) override {
+        done(DoGetUsersByEmail(email));
+    }
+    void UpdateUser(const std::string& id, const nlohmann::json& patch,
+                    core::Callback<void> done) override {
+        done(DoUpdateUser(id, patch));
+    }
+    void AssignRoles(const std::string& id, const std::vector<std::string>& roles,
+                     core::Callback<void> done) override {
+        done(DoAssignRoles(id, roles));
+    }
+    void AssignUsersToRole(const std::string& role,
+                           std::function<std::vector<std::string>()> take_users,
+                           core::Callback<void> done) override {
+        done(DoAssignUsersToRole(role, take_users()));
+    }
+    void SendPasswordChangeEmail(const std::string& email, const std::string& connection,
+                                 const std::string& client_id, core::Callback<void> done) override {
+        done(DoSendPasswordChangeEmail(email, connection, client_id));
+    }
+
+    virtual core::Result<auth0::User> DoCreateUser(const auth0::NewUser& u) {
         calls.push_back("create");
         if (auto e = TakeFailure()) return *e;
         bool ghost = std::find(ghost_emails.begin(), ghost_emails.end(), u.email) != ghost_emails.end();
@@ -55,21 +86,21 @@ public:
         users[id] = user;
         return user;
     }
-    core::Result<std::optional<auth0::User>> GetUser(const std::string& id) override {
+    virtual core::Result<std::optional<auth0::User>> DoGetUser(const std::string& id) {
         calls.push_back("get");
         if (auto e = TakeFailure()) return *e;
         auto it = users.find(id);
         if (it == users.end()) return std::optional<auth0::User>{};
         return std::optional<auth0::User>{it->second};
     }
-    core::Result<std::vector<auth0::User>> GetUsersByEmail(const std::string& email) override {
+    virtual core::Result<std::vector<auth0::User>> DoGetUsersByEmail(const std::string& email) {
         calls.push_back("by_email");
         if (auto e = TakeFailure()) return *e;
         std::vector<auth0::User> found;
         for (auto& [id, u] : users) if (u.email == email) found.push_back(u);
         return found;
     }
-    core::Status UpdateUser(const std::string& id, const nlohmann::json& patch) override {
+    virtual core::Status DoUpdateUser(const std::string& id, const nlohmann::json& patch) {
         calls.push_back("patch");
         if (auto e = TakeFailure()) return *e;
         auto& u = users.at(id);
@@ -80,17 +111,34 @@ public:
         if (patch.contains("family_name")) u.family_name = patch["family_name"].get<std::string>();
         return {};
     }
-    core::Status AssignRoles(const std::string& id, const std::vector<std::string>& roles) override {
+    virtual core::Status DoAssignRoles(const std::string& id, const std::vector<std::string>& roles) {
         calls.push_back("roles");
         if (auto e = TakeFailure()) return *e;
-        auto& assigned = roles_of[id];
-        for (auto& r : roles) {
-            if (std::find(assigned.begin(), assigned.end(), r) == assigned.end()) assigned.push_back(r);
+        if (!users.count(id)) {
+            return core::Error{core::ErrorKind::kTransient, "The user does not exist.",
+                               "inexistent_user", 404, std::nullopt};
         }
+        Assign(id, roles);
         return {};
     }
-    core::Status SendPasswordChangeEmail(const std::string& email, const std::string&,
-                                         const std::string&) override {
+    /// POST /api/v2/roles/{id}/users: all or nothing, 404 if any user is missing.
+    virtual core::Status DoAssignUsersToRole(const std::string& role,
+                                             const std::vector<std::string>& ids) {
+        calls.push_back("role_batch");
+        batches.push_back(ids);
+        if (auto e = TakeFailure()) return *e;
+        for (const auto& id : ids) {
+            if (!users.count(id)) {
+                return core::Error{core::ErrorKind::kPermanent,
+                                   "One or more of the users do not exist.", "", 404,
+                                   std::nullopt};
+            }
+        }
+        for (const auto& id : ids) Assign(id, {role});
+        return {};
+    }
+    virtual core::Status DoSendPasswordChangeEmail(const std::string& email, const std::string&,
+                                                   const std::string&) {
         calls.push_back("email");
         if (auto e = TakeFailure()) return *e;
         emails_sent.push_back(email);
@@ -101,7 +149,13 @@ public:
     }
     core::Status Probe() override { return {}; }
 
-private:
+protected:
+    void Assign(const std::string& id, const std::vector<std::string>& roles) {
+        auto& assigned = roles_of[id];
+        for (auto& r : roles) {
+            if (std::find(assigned.begin(), assigned.end(), r) == assigned.end()) assigned.push_back(r);
+        }
+    }
     std::optional<core::Error> TakeFailure() {
         auto e = fail_next;
         fail_next.reset();
@@ -110,7 +164,8 @@ private:
 };
 
 /// The ledger in memory. `crash_on` names a Record… call that fails once ("user", "roles",
-/// "password", "profile", "complete"), as if the process died after the Auth0 call.
+/// "password" = the `sent` record, "profile", "complete"), as if the process died after the
+/// Auth0 call (the tests then run a new JobRunner: a restart).
 class FakeLedger : public JobLedger {
 public:
     std::map<std::string, CustomerAccount> accounts;
@@ -130,8 +185,40 @@ public:
         if (it == accounts.end()) return std::optional<CustomerAccount>{};
         return std::optional<CustomerAccount>{it->second};
     }
-    core::Status RecordUser(const std::string& customer, const std::string& user,
-                            const std::string& outcome) override {
+    // The async interface: recorded inside the call.
+    void RecordUser(std::int64_t job_id, const std::string& customer, const std::string& user,
+                    const std::string& outcome, core::Callback<void> done) override {
+        auto s = DoRecordUser(customer, user, outcome);
+        if (s) s = DoRecordProfileApplied(job_id);
+        done(s);
+    }
+    void RecordProfileApplied(std::int64_t job_id, core::Callback<void> done) override {
+        done(DoRecordProfileApplied(job_id));
+    }
+    void RecordRolesAssigned(const std::string& customer, core::Callback<void> done) override {
+        done(DoRecordRolesAssigned(customer));
+    }
+    void RecordPasswordEmailSending(const std::string& customer, core::Callback<void> done) override {
+        done(DoRecordPasswordEmailSending(customer));
+    }
+    void RecordPasswordEmailSent(const std::string& customer, core::Callback<void> done) override {
+        done(DoRecordPasswordSetupSent(customer));
+    }
+    void CompleteJob(std::int64_t job_id, const std::string& customer,
+                     const std::optional<OutboundEvent>& event, core::Callback<void> done) override {
+        done(DoCompleteJob(job_id, customer, event));
+    }
+    void RescheduleJob(std::int64_t job_id, int attempts, core::TimePoint at, const core::Error& e,
+                       core::Callback<void> done) override {
+        done(DoRescheduleJob(job_id, attempts, at, e));
+    }
+    void FailJob(std::int64_t job_id, int attempts, const core::Error& e,
+                 core::Callback<void> done) override {
+        done(DoFailJob(job_id, attempts, e));
+    }
+
+    virtual core::Status DoRecordUser(const std::string& customer, const std::string& user,
+                                      const std::string& outcome) {
         if (Crash("user")) return Crashed();
         auto& a = accounts[customer];
         a.customer_id = customer;
@@ -139,23 +226,28 @@ public:
         a.outcome = outcome;
         return {};
     }
-    core::Status RecordRolesAssigned(const std::string& customer) override {
+    virtual core::Status DoRecordRolesAssigned(const std::string& customer) {
         if (Crash("roles")) return Crashed();
         accounts[customer].roles_assigned = true;
         return {};
     }
-    core::Status RecordPasswordSetupSent(const std::string& customer) override {
+    virtual core::Status DoRecordPasswordEmailSending(const std::string& customer) {
+        if (Crash("sending")) return Crashed();
+        accounts[customer].password_email_sending = true;
+        return {};
+    }
+    virtual core::Status DoRecordPasswordSetupSent(const std::string& customer) {
         if (Crash("password")) return Crashed();
         accounts[customer].password_setup_sent = true;
         return {};
     }
-    core::Status RecordProfileApplied(std::int64_t job_id) override {
+    virtual core::Status DoRecordProfileApplied(std::int64_t job_id) {
         if (Crash("profile")) return Crashed();
         jobs[job_id].profile_applied = true;
         return {};
     }
-    core::Status CompleteJob(std::int64_t job_id, const std::string& customer,
-                             const std::optional<OutboundEvent>& event) override {
+    virtual core::Status DoCompleteJob(std::int64_t job_id, const std::string& customer,
+                                       const std::optional<OutboundEvent>& event) {
         if (Crash("complete")) return Crashed();
         jobs[job_id].state = JobState::kDone;
         if (event) {
@@ -164,10 +256,10 @@ public:
         }
         return {};
     }
-    core::Status RescheduleJob(std::int64_t, int, core::TimePoint, const core::Error&) override {
+    virtual core::Status DoRescheduleJob(std::int64_t, int, core::TimePoint, const core::Error&) {
         return {};
     }
-    core::Status FailJob(std::int64_t, int, const core::Error&) override { return {}; }
+    virtual core::Status DoFailJob(std::int64_t, int, const core::Error&) { return {}; }
 
 private:
     bool Crash(const std::string& step) {

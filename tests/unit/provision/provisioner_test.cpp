@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "fakes.hpp"
+#include "kyc_bridge/core/timers.hpp"
 
 namespace kyc_bridge::provision {
 namespace {
@@ -29,38 +30,41 @@ public:
     std::map<std::string, int> running_per_customer;  ///< under mutex
     bool overlap_seen = false;                        ///< two calls for one customer at once
 
-    core::Result<auth0::User> CreateUser(const auth0::NewUser& u) override {
+    // Answered 5 ms later from a timer thread, like an HTTP answer: long enough for jobs to
+    // overlap.
+    void CreateUser(const auth0::NewUser& u, core::Callback<auth0::User> done) override {
         Enter(u.user_id);
-        std::this_thread::sleep_for(5ms);  // long enough for workers to overlap
-        core::Result<auth0::User> result = core::Error::Transient("unset");
-        if (refuse_creates) {
-            ++refused_creates;
-            result = core::Error{core::ErrorKind::kConfiguration,
-                                 "Insufficient scope, expected any of: create:users",
-                                 "insufficient_scope", 403, std::nullopt};
-        } else {
-            std::lock_guard lock(mutex);
-            result = FakeAuth0::CreateUser(u);
-        }
-        Leave(u.user_id);
-        return result;
+        timers.After(5ms, [this, u, done] {
+            core::Result<auth0::User> result = core::Error::Transient("unset");
+            if (refuse_creates) {
+                ++refused_creates;
+                result = core::Error{core::ErrorKind::kConfiguration,
+                                     "Insufficient scope, expected any of: create:users",
+                                     "insufficient_scope", 403, std::nullopt};
+            } else {
+                std::lock_guard lock(mutex);
+                result = FakeAuth0::DoCreateUser(u);
+            }
+            Leave(u.user_id);
+            done(result);
+        }, clock);
     }
-    core::Status UpdateUser(const std::string& id, const nlohmann::json& patch) override {
+    core::Status DoUpdateUser(const std::string& id, const nlohmann::json& patch) override {
         std::lock_guard lock(mutex);
-        return FakeAuth0::UpdateUser(id, patch);
+        return FakeAuth0::DoUpdateUser(id, patch);
     }
-    core::Status AssignRoles(const std::string& id, const std::vector<std::string>& r) override {
+    core::Status DoAssignRoles(const std::string& id, const std::vector<std::string>& r) override {
         std::lock_guard lock(mutex);
-        return FakeAuth0::AssignRoles(id, r);
+        return FakeAuth0::DoAssignRoles(id, r);
     }
-    core::Status SendPasswordChangeEmail(const std::string& e, const std::string& c,
-                                         const std::string& id) override {
+    core::Status DoSendPasswordChangeEmail(const std::string& e, const std::string& c,
+                                           const std::string& id) override {
         std::lock_guard lock(mutex);
-        return FakeAuth0::SendPasswordChangeEmail(e, c, id);
+        return FakeAuth0::DoSendPasswordChangeEmail(e, c, id);
     }
-    core::Result<std::optional<auth0::User>> GetUser(const std::string& id) override {
+    core::Result<std::optional<auth0::User>> DoGetUser(const std::string& id) override {
         std::lock_guard lock(mutex);
-        return FakeAuth0::GetUser(id);
+        return FakeAuth0::DoGetUser(id);
     }
     core::Status Probe() override {
         ++probes;  // reads roles: works even while creates are refused
@@ -68,6 +72,8 @@ public:
     }
 
     std::mutex mutex;
+    core::SystemClock clock;
+    core::TimerThread timers;
 
 private:
     void Enter(const std::string& customer) {
@@ -106,39 +112,45 @@ public:
         std::lock_guard lock(mutex);
         return FakeLedger::LoadAccount(id);
     }
-    core::Status RecordUser(const std::string& c, const std::string& u, const std::string& o) override {
+    core::Status DoRecordUser(const std::string& c, const std::string& u,
+                              const std::string& o) override {
         std::lock_guard lock(mutex);
-        return FakeLedger::RecordUser(c, u, o);
+        return FakeLedger::DoRecordUser(c, u, o);
     }
-    core::Status RecordRolesAssigned(const std::string& c) override {
+    core::Status DoRecordRolesAssigned(const std::string& c) override {
         std::lock_guard lock(mutex);
-        return FakeLedger::RecordRolesAssigned(c);
+        return FakeLedger::DoRecordRolesAssigned(c);
     }
-    core::Status RecordPasswordSetupSent(const std::string& c) override {
+    core::Status DoRecordPasswordEmailSending(const std::string& c) override {
         std::lock_guard lock(mutex);
-        return FakeLedger::RecordPasswordSetupSent(c);
+        return FakeLedger::DoRecordPasswordEmailSending(c);
     }
-    core::Status RecordProfileApplied(std::int64_t id) override {
+    core::Status DoRecordPasswordSetupSent(const std::string& c) override {
         std::lock_guard lock(mutex);
-        return FakeLedger::RecordProfileApplied(id);
+        return FakeLedger::DoRecordPasswordSetupSent(c);
     }
-    core::Status CompleteJob(std::int64_t id, const std::string& c,
-                             const std::optional<OutboundEvent>& e) override {
+    core::Status DoRecordProfileApplied(std::int64_t id) override {
+        std::lock_guard lock(mutex);
+        return FakeLedger::DoRecordProfileApplied(id);
+    }
+    core::Status DoCompleteJob(std::int64_t id, const std::string& c,
+                               const std::optional<OutboundEvent>& e) override {
         std::lock_guard lock(mutex);
         completed.push_back(id);
-        return FakeLedger::CompleteJob(id, c, e);
+        return FakeLedger::DoCompleteJob(id, c, e);
     }
-    core::Status RescheduleJob(std::int64_t id, int attempts, core::TimePoint at,
-                               const core::Error&) override {
+    core::Status DoRescheduleJob(std::int64_t id, int attempts, core::TimePoint at,
+                                 const core::Error&) override {
         std::lock_guard lock(mutex);
         jobs[id].attempts = attempts;
         jobs[id].next_attempt_at = at;
         return {};
     }
-    core::Status FailJob(std::int64_t id, int attempts, const core::Error&) override {
+    core::Status DoFailJob(std::int64_t id, int attempts, const core::Error& e) override {
         std::lock_guard lock(mutex);
         jobs[id].attempts = attempts;
         jobs[id].state = JobState::kFailed;
+        jobs[id].last_error = e.code;
         return {};
     }
 
@@ -215,6 +227,95 @@ TEST_F(ProvisionerTest, ARefusedConfigurationPausesAllWorkAndResumesThroughOneCa
     std::lock_guard lock(ledger_.mutex);
     for (const auto& [id, job] : ledger_.jobs) EXPECT_EQ(job.attempts, 0) << "no attempt spent, job " << id;
     EXPECT_GT(auth0_.most_in_flight.load(), 1) << "full concurrency once the canary succeeded";
+}
+
+/// Creates answer 429 `rate_limited` times, then 503 once, then work.
+class BusyTenant : public SharedAuth0 {
+public:
+    std::atomic<int> rate_limited{11};
+    std::atomic<int> unavailable{1};
+    core::Result<auth0::User> DoCreateUser(const auth0::NewUser& u) override {
+        if (rate_limited > 0) {
+            --rate_limited;
+            return core::Error{core::ErrorKind::kRateLimited, "Too Many Requests", "too_many_requests",
+                               429, std::nullopt};
+        }
+        if (unavailable > 0) {
+            --unavailable;
+            return core::Error{core::ErrorKind::kTransient, "Service Unavailable", "", 503,
+                               std::nullopt};
+        }
+        return SharedAuth0::DoCreateUser(u);
+    }
+    void CreateUser(const auth0::NewUser& u, core::Callback<auth0::User> done) override {
+        core::Result<auth0::User> result = core::Error::Transient("unset");
+        {
+            std::lock_guard lock(mutex);
+            result = DoCreateUser(u);
+        }
+        done(result);  // the job's next steps run inline: not under the lock
+    }
+};
+
+TEST_F(ProvisionerTest, RateLimitedRetriesSpendNoAttempt) {
+    // Eleven 429s and one 503 with retry.max_attempts = 2: only the 503 is an attempt.
+    BusyTenant tenant;
+    RetryPolicy retry(RetrySettings{1ms, 2ms, 2, std::chrono::seconds{3600}, 4, 1ms}, 1);
+    ledger_.Add(1, "cus_1", "Jane");
+    ledger_.jobs[1].created_at = clock_.Now();  // young: max_age does not end it
+    JobRunner runner(tenant, ledger_, clock_, runner_settings_);
+    Provisioner provisioner(tenant, ledger_, runner, retry, clock_, settings_);
+    provisioner.Start();
+    WaitFor([&] { return ledger_.Done() == 1; });
+    provisioner.Stop(clock_.Now() + 1s);
+    std::lock_guard lock(ledger_.mutex);
+    EXPECT_EQ(ledger_.jobs[1].state, JobState::kDone) << ledger_.jobs[1].last_error;
+    EXPECT_EQ(ledger_.jobs[1].attempts, 1);
+    EXPECT_EQ(provisioner.stats().rate_limited.load(), 11u);
+}
+
+TEST_F(ProvisionerTest, ManyJobsInFlightWithoutAThreadEach) {
+    settings_.concurrency = 64;
+    for (int i = 0; i < 128; ++i) ledger_.Add(i + 1, "cus_" + std::to_string(i), "Jane");
+    JobRunner runner(auth0_, ledger_, clock_, runner_settings_);
+    Provisioner provisioner(auth0_, ledger_, runner, retry_, clock_, settings_);
+    provisioner.Start();
+    WaitFor([&] { return ledger_.Done() == 128; });
+    provisioner.Stop(clock_.Now() + 1s);
+    EXPECT_GT(auth0_.most_in_flight.load(), 32) << "creates overlap far beyond the thread count";
+    EXPECT_LE(auth0_.most_in_flight.load(), 64);
+    EXPECT_FALSE(auth0_.overlap_seen);
+}
+
+TEST_F(ProvisionerTest, StopEndsJobsWaitingForAnEmailSlot) {
+    // Email calls that never answer hold the only slot; Stop must still return by the deadline.
+    struct SilentEmails : SharedAuth0 {
+        void SendPasswordChangeEmail(const std::string&, const std::string&, const std::string&,
+                                     core::Callback<void> done) override {
+            std::lock_guard lock(mutex);
+            held.push_back(std::move(done));
+        }
+        void Shutdown() override {
+            std::vector<core::Callback<void>> ended;
+            {
+                std::lock_guard lock(mutex);
+                ended.swap(held);
+            }
+            for (auto& done : ended) done(core::Error::Transient("shutdown", "shutdown"));
+        }
+        std::vector<core::Callback<void>> held;
+    } tenant;
+    runner_settings_.max_emails_in_flight = 1;
+    for (int i = 0; i < 4; ++i) ledger_.Add(i + 1, "cus_" + std::to_string(i), "Jane");
+    JobRunner runner(tenant, ledger_, clock_, runner_settings_);
+    Provisioner provisioner(tenant, ledger_, runner, retry_, clock_, settings_);
+    provisioner.Start();
+    WaitFor([&] { return runner.email_slots().waiting() == 3; });
+    const auto started = std::chrono::steady_clock::now();
+    provisioner.Stop(clock_.Now() + 300ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+    EXPECT_EQ(provisioner.stats().in_flight.load(), 0);
+    EXPECT_EQ(provisioner.stats().jobs_parked.load(), 3u);
 }
 
 }  // namespace
