@@ -3,6 +3,13 @@
 //   auth0-emulator --listen 127.0.0.1:0 --port-file F --client-id C --client-secret S
 //                  [--roles A,B] [--connection NAME] [--token-ttl S]
 //                  [--rate-limit-per-second N --rate-limit-burst N] [--seed-users FILE]
+//                  [--threads N]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -11,12 +18,38 @@
 
 #include "emulator.hpp"
 
+namespace {
+
+// cpp-httplib 0.11 listens with a backlog of 5: a client opening hundreds of connections at once
+// overflows it and waits a second per SYN retransmit. Linux lets listen() be called again to
+// change the backlog of a listening socket, so find ours and raise it.
+void RaiseListenBacklog(int port) {
+    for (int fd = 3; fd < 1024; ++fd) {
+        struct stat st {};
+        if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+        int listening = 0;
+        socklen_t size = sizeof listening;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || !listening)
+            continue;
+        sockaddr_storage address{};
+        socklen_t length = sizeof address;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) continue;
+        const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+        if (address.ss_family == AF_INET && ntohs(in->sin_port) == port) listen(fd, SOMAXCONN);
+    }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     auth0_emulator::Options options;
     std::string listen = "127.0.0.1:0";
     std::string port_file;
     std::string seed_users;
-    int threads = 64;
+    // cpp-httplib gives each connection a thread for as long as it is kept alive, and a request
+    // with an injected delay holds its thread while it sleeps: a client with 512 jobs in flight
+    // needs 512 threads, or requests queue behind idle connections.
+    int threads = 1024;
     CLI::App app{"Auth0 emulator for kyc-bridge tests"};
     app.add_option("--listen", listen, "HOST:PORT; port 0 picks a free one");
     app.add_option("--port-file", port_file, "write the bound port here once listening");
@@ -34,7 +67,8 @@ int main(int argc, char** argv) {
                    "change_password calls per email per minute; 0 = unlimited");
     app.add_option("--seed-users", seed_users, "JSON array of users to create at start");
     app.add_option("--seed", options.seed, "random seed for fault injection");
-    app.add_option("--threads", threads, "worker threads");
+    app.add_option("--threads", threads, "worker threads = connections served at once")
+        ->check(CLI::Range(1, 16384));
     CLI11_PARSE(app, argc, argv);
     if (options.rate_limit_burst <= 0) options.rate_limit_burst = options.rate_limit_per_second;
 
@@ -50,7 +84,6 @@ int main(int argc, char** argv) {
     if (!seed_users.empty()) emulator.SeedFile(seed_users);
 
     httplib::Server server;
-    // kyc-bridge keeps up to 64 requests in flight over pooled keep-alive connections.
     server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     // Without it the answer's headers and body leave in two segments and Nagle holds the
     // second until the client's delayed ACK: 40 ms on every call, which Auth0 does not add.
@@ -65,6 +98,7 @@ int main(int argc, char** argv) {
         std::cerr << "auth0-emulator: cannot listen on " << listen << "\n";
         return 1;
     }
+    RaiseListenBacklog(port);
     std::cout << "auth0-emulator listening on http://" << host << ":" << port << std::endl;
     if (!port_file.empty()) {
         // Written whole, then renamed, so a reader never sees half a port number.

@@ -42,16 +42,16 @@ inline std::string PercentDecode(const std::string& in) {
     return out;
 }
 
-// "/api/v2/users/auth0%7Cx/roles" → ("/api/v2/users/{id}/roles", "auth0|x").
+// "/api/v2/users/auth0%7Cx/roles" → ("/api/v2/users/{id}/roles", "auth0|x");
+// "/api/v2/roles/rol_1/users" → ("/api/v2/roles/{id}/users", "rol_1").
 inline std::pair<std::string, std::string> ManagementRoute(const std::string& path) {
-    static const std::string kUsers = "/api/v2/users/";
-    if (path.rfind(kUsers, 0) == 0 && path.size() > kUsers.size()) {
-        auto rest = path.substr(kUsers.size());
+    for (const std::string prefix : {"/api/v2/users/", "/api/v2/roles/"}) {
+        if (path.rfind(prefix, 0) != 0 || path.size() <= prefix.size()) continue;
+        auto rest = path.substr(prefix.size());
         auto slash = rest.find('/');
         auto id = PercentDecode(rest.substr(0, slash));
-        return {slash == std::string::npos ? "/api/v2/users/{id}"
-                                           : "/api/v2/users/{id}" + rest.substr(slash),
-                id};
+        auto route = prefix + "{id}";
+        return {slash == std::string::npos ? route : route + rest.substr(slash), id};
     }
     return {path, ""};
 }

@@ -31,7 +31,7 @@ void Emulator::HandleTestEndpoint(const httplib::Request& request, httplib::Resp
                              {"management_requests", management_requests_},
                              {"rate_limited", rate_limited_},
                              {"faults_injected", faults_injected_},
-                             {"users", directory_.Dump().size()},
+                             {"users", directory_.size()},
                              {"emails", emails_.size()},
                              {"by_route", by_route_}});
         }

@@ -248,6 +248,7 @@ std::variant<json, ApiError> UserDirectory::Create(const json& body, const std::
         if (body.contains(key)) user[key] = body[key];
     }
     users_[user_id] = user;
+    by_email_.emplace(email, user_id);
     return user;
 }
 
@@ -308,6 +309,8 @@ std::variant<json, ApiError> UserDirectory::Patch(const std::string& user_id, co
                     return ApiError{400, "The specified new email already exists", "email_exists"};
                 }
             }
+            std::erase_if(by_email_, [&](const auto& entry) { return entry.second == user_id; });
+            by_email_.emplace(email, user_id);
             user["email"] = email;
         } else if (value.is_null()) {
             user.erase(key);
@@ -326,15 +329,24 @@ std::optional<json> UserDirectory::Find(const std::string& user_id) const {
 }
 
 std::vector<json> UserDirectory::FindByEmail(const std::string& email) const {
+    // An index, not a scan: the benchmark creates tens of thousands of users under one lock.
     std::vector<json> found;
-    for (const auto& [id, user] : users_) {
-        if (user.value("email", "") == email) found.push_back(user);
-    }
+    auto [first, last] = by_email_.equal_range(email);
+    for (auto it = first; it != last; ++it) found.push_back(users_.at(it->second));
     return found;
 }
 
 bool UserDirectory::Delete(const std::string& user_id) {
     assigned_.erase(user_id);
+    if (auto it = users_.find(user_id); it != users_.end()) {
+        auto [first, last] = by_email_.equal_range(it->second.value("email", ""));
+        for (auto entry = first; entry != last; ++entry) {
+            if (entry->second == user_id) {
+                by_email_.erase(entry);
+                break;
+            }
+        }
+    }
     return users_.erase(user_id) > 0;
 }
 
@@ -368,6 +380,35 @@ std::optional<ApiError> UserDirectory::AssignRoles(const std::string& user_id, c
         ids.insert(id.get<std::string>());
     }
     assigned_[user_id].insert(ids.begin(), ids.end());
+    return std::nullopt;
+}
+
+std::optional<ApiError> UserDirectory::AssignUsersToRole(const std::string& role_id,
+                                                         const json& body) {
+    // The OAS's AssignRoleUsersRequestContent: {"users": [string]}, required, nothing else. It
+    // sets no maximum; 1000 keeps a runaway client's request bounded.
+    constexpr std::size_t kMaxUsers = 1000;
+    if (auto e = CheckProperties(body, {"users"})) return e;
+    auto users = body.find("users");
+    if (users == body.end()) return Validation("'Missing required property: users'.");
+    if (!users->is_array())
+        return Validation("'Expected type array but found type " + std::string(users->type_name()) +
+                          "' on property users.");
+    if (users->empty()) return Validation("'Array is too short (0), minimum 1' on property users.");
+    if (users->size() > kMaxUsers)
+        return Validation("'Array is too long (" + std::to_string(users->size()) + "), maximum " +
+                          std::to_string(kMaxUsers) + "' on property users.");
+    for (const auto& id : *users) {
+        if (!id.is_string()) return Validation("'Expected type string' on property users.");
+    }
+    const bool known =
+        std::any_of(roles_.begin(), roles_.end(), [&](const Role& r) { return r.id == role_id; });
+    if (!known) return ApiError{404, "Role not found.", "inexistent_role"};
+    for (const auto& id : *users) {
+        if (!users_.count(id.get<std::string>()))
+            return ApiError{404, "One or more of the users do not exist.", "inexistent_user"};
+    }
+    for (const auto& id : *users) assigned_[id.get<std::string>()].insert(role_id);
     return std::nullopt;
 }
 

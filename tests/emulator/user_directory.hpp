@@ -50,12 +50,18 @@ public:
     /// Forgets every user; the roles (and their ids) stay.
     void Clear() {
         users_.clear();
+        by_email_.clear();
         assigned_.clear();
     }
+    std::size_t size() const { return users_.size(); }
 
     std::vector<Role> FindRoles(const std::string& name_filter) const;
     /// POST /api/v2/users/{id}/roles: assigning an assigned role again is a no-op (204).
     std::optional<ApiError> AssignRoles(const std::string& user_id, const nlohmann::json& body);
+    /// POST /api/v2/roles/{id}/users: all or nothing — one unknown user fails the whole call
+    /// (404) and assigns nobody; assigning to a user who has the role is a no-op.
+    std::optional<ApiError> AssignUsersToRole(const std::string& role_id,
+                                              const nlohmann::json& body);
     std::vector<Role> RolesOf(const std::string& user_id) const;
 
     /// Every user with a "roles" array of role names, for the test endpoints.
@@ -69,6 +75,7 @@ private:
     std::string connection_;
     std::vector<Role> roles_;
     std::map<std::string, nlohmann::json> users_;            // by full user_id
+    std::multimap<std::string, std::string> by_email_;       // lower-case email → user_id
     std::map<std::string, std::set<std::string>> assigned_;  // user_id → role ids
 };
 

@@ -56,6 +56,21 @@ protected:
     }
     json Get(const std::string& path) { return json::parse(client_->Get(path.c_str())->body); }
 
+    std::string RoleId() {
+        return json::parse(Call("GET", "/api/v2/roles?name_filter=ROLE_CUSTOMER")->body)[0]["id"];
+    }
+    void CreateUsers(int n) {
+        for (int i = 0; i < n; ++i) {
+            const auto id = "cus_" + std::to_string(i);
+            ASSERT_EQ(Call("POST", "/api/v2/users", NewUser(id, id + "@example.com"))->status, 201);
+        }
+    }
+    json RolesByUser() {
+        json roles = json::object();
+        for (const auto& user : Get("/__emulator/users")) roles[user["user_id"]] = user["roles"];
+        return roles;
+    }
+
     httplib::Server server_;
     std::unique_ptr<Emulator> emulator_;
     std::unique_ptr<httplib::Client> client_;
@@ -238,6 +253,103 @@ TEST_F(EmulatorTest, InjectedFaultsAnswerWithTheStatusOrDropTheConnection) {
                  json::accept(dropped->body))
         << "a dropped connection gives no complete answer";
     EXPECT_EQ(Get("/__emulator/stats")["faults_injected"], 2);
+}
+
+// POST /api/v2/roles/{id}/users: "Assign users to a role" in Auth0's Management API OAS.
+TEST_F(EmulatorTest, AssignsOneRoleToManyUsers) {
+    Start();
+    token_ = Token();
+    CreateUsers(3);
+    const auto path = "/api/v2/roles/" + RoleId() + "/users";
+    const json batch = {{"users", {"auth0|cus_0", "auth0|cus_1", "auth0|cus_2"}}};
+    auto assigned = Call("POST", path, batch);
+    EXPECT_EQ(assigned->status, 200);
+    EXPECT_EQ(json::parse(assigned->body), json::object());
+    EXPECT_EQ(Call("POST", path, batch)->status, 200) << "assigning again is a no-op";
+    const json customer = json::array({"ROLE_CUSTOMER"});
+    EXPECT_EQ(
+        RolesByUser(),
+        json({{"auth0|cus_0", customer}, {"auth0|cus_1", customer}, {"auth0|cus_2", customer}}));
+    EXPECT_EQ(Get("/__emulator/stats")["by_route"]["POST /api/v2/roles/{id}/users"], 2);
+}
+
+TEST_F(EmulatorTest, RoleBatchWithAMissingUserAssignsNobody) {
+    Start();
+    token_ = Token();
+    CreateUsers(2);
+    const json batch = {{"users", {"auth0|cus_0", "auth0|nobody", "auth0|cus_1"}}};
+    auto missing = Call("POST", "/api/v2/roles/" + RoleId() + "/users", batch);
+    EXPECT_EQ(missing->status, 404);
+    EXPECT_EQ(json::parse(missing->body)["message"], "One or more of the users do not exist.");
+    EXPECT_EQ(json::parse(missing->body)["statusCode"], 404);
+    EXPECT_EQ(RolesByUser(),
+              json({{"auth0|cus_0", json::array()}, {"auth0|cus_1", json::array()}}));
+    auto no_role = Call("POST", "/api/v2/roles/rol_nope/users", {{"users", {"auth0|cus_0"}}});
+    EXPECT_EQ(no_role->status, 404);
+    EXPECT_EQ(json::parse(no_role->body)["message"], "Role not found.");
+}
+
+TEST_F(EmulatorTest, RoleBatchValidatesItsBody) {
+    Start();
+    token_ = Token();
+    CreateUsers(1);
+    const auto path = "/api/v2/roles/" + RoleId() + "/users";
+    json too_many = json::array();
+    for (int i = 0; i < 1001; ++i) too_many.push_back("auth0|cus_0");
+    for (const json& body :
+         {json::object(), json{{"users", json::array()}}, json{{"users", "auth0|cus_0"}},
+          json{{"users", {1}}}, json{{"users", too_many}},
+          json{{"users", {"auth0|cus_0"}}, {"roles", {"x"}}}, json::array()}) {
+        auto r = Call("POST", path, body);
+        EXPECT_EQ(r->status, 400) << body.dump().substr(0, 80);
+        auto error = json::parse(r->body);
+        EXPECT_EQ(error["statusCode"], 400);
+        EXPECT_EQ(error["error"], "Bad Request");
+        EXPECT_EQ(error["errorCode"], "invalid_body") << error.dump();
+    }
+    httplib::Headers headers{{"Authorization", "Bearer " + token_}};
+    EXPECT_EQ(client_->Post(path.c_str(), headers, "{not json", "application/json")->status, 400);
+    EXPECT_EQ(RolesByUser(), json({{"auth0|cus_0", json::array()}}));
+    too_many.erase(too_many.begin() + 1000);
+    EXPECT_EQ(Call("POST", path, {{"users", too_many}})->status, 200) << "1000 users is allowed";
+}
+
+TEST_F(EmulatorTest, RoleBatchSpendsOneRateLimitToken) {
+    Options options;
+    options.rate_limit_per_second = 0.001;  // no refill within the test
+    options.rate_limit_burst = 6;
+    Start(options);
+    token_ = Token();
+    CreateUsers(3);              // 3 tokens
+    const auto role = RoleId();  // 1 token
+    const json batch = {{"users", {"auth0|cus_0", "auth0|cus_1", "auth0|cus_2"}}};
+    auto first = Call("POST", "/api/v2/roles/" + role + "/users", batch);
+    EXPECT_EQ(first->status, 200);
+    EXPECT_EQ(first->get_header_value("x-ratelimit-remaining"), "1") << "one token for 3 users";
+    EXPECT_EQ(Call("POST", "/api/v2/roles/" + role + "/users", batch)->status, 200);
+    auto limited = Call("POST", "/api/v2/roles/" + role + "/users", batch);
+    EXPECT_EQ(limited->status, 429);
+    EXPECT_EQ(Get("/__emulator/stats")["management_requests"], 7);
+    EXPECT_EQ(Get("/__emulator/stats")["rate_limited"], 1);
+}
+
+TEST_F(EmulatorTest, RoleBatchHonoursFaultsAndScopes) {
+    Start();
+    token_ = Token();
+    CreateUsers(1);
+    const auto path = "/api/v2/roles/" + RoleId() + "/users";
+    client_->Post(
+        "/__emulator/faults",
+        json{{"kind", "status"}, {"status", 503}, {"path_prefix", "/api/v2/roles/"}}.dump(),
+        "application/json");
+    EXPECT_EQ(Call("POST", path, {{"users", {"auth0|cus_0"}}})->status, 503);
+    client_->Delete("/__emulator/faults");
+    client_->Post("/__emulator/scopes", json{{"scopes", {"read:roles"}}}.dump(),
+                  "application/json");
+    auto forbidden = Call("POST", path, {{"users", {"auth0|cus_0"}}}, Token());
+    EXPECT_EQ(forbidden->status, 403);
+    EXPECT_EQ(json::parse(forbidden->body)["errorCode"], "insufficient_scope");
+    EXPECT_EQ(Get("/__emulator/stats")["by_route"]["POST /api/v2/roles/{id}/users"], 2);
 }
 
 }  // namespace
