@@ -8,8 +8,10 @@
 #include "kafka_adapters.hpp"
 #include "kyc_bridge/auth0/management_client.hpp"
 #include "kyc_bridge/core/logging.hpp"
+#include "kyc_bridge/core/timers.hpp"
 #include "kyc_bridge/observe/metrics_server.hpp"
 #include "kyc_bridge/provision/provisioner.hpp"
+#include "kyc_bridge/provision/role_batcher.hpp"
 #include "kyc_bridge/relay/relay.hpp"
 #include "kyc_bridge/store/store.hpp"
 
@@ -29,6 +31,13 @@ auth0::ClientSettings Auth0Settings(const config::Auth0Config& c) {
     s.allow_insecure_http = c.allow_insecure_http;
     if (c.max_requests_per_second > 0) s.max_requests_per_second = c.max_requests_per_second;
     return s;
+}
+
+store::StoreOptions StoreOptionsOf(const config::StoreConfig& c) {
+    store::StoreOptions o;
+    o.commit_interval = std::chrono::milliseconds{c.commit_interval_ms};
+    o.commit_max_records = static_cast<std::size_t>(c.commit_max_records);
+    return o;
 }
 
 provision::RetrySettings RetrySettingsOf(const config::RetryConfig& c) {
@@ -57,12 +66,25 @@ struct IngestCounters {
 };
 
 // Metric names are a contract with dashboards and alerts: kyc_bridge_<what>_<unit>.
-void AddMetricSources(observe::MetricsServer& metrics, const IngestCounters& ingested,
-                      const provision::ProvisionStats& jobs, const relay::RelayStats& outbox,
-                      const auth0::Auth0Stats& auth0) {
+struct MetricInputs {
+    const IngestCounters& ingested;
+    const provision::ProvisionStats& jobs;
+    const provision::RunnerStats& runner;
+    const provision::RoleBatchStats& role_batches;
+    const relay::RelayStats& outbox;
+    const auth0::Auth0Stats& auth0;
+    const store::StoreStats& store;
+};
+
+void AddMetricSources(observe::MetricsServer& metrics, MetricInputs in) {
     using observe::MetricType;
     using observe::Sample;
-    metrics.AddSource([&](std::vector<Sample>& out) {
+    // `in` is copied into the source (it holds references to objects that outlive the server).
+    metrics.AddSource([in](std::vector<Sample>& out) {
+        const auto& ingested = in.ingested;
+        const auto& jobs = in.jobs;
+        const auto& outbox = in.outbox;
+        const auto& auth0 = in.auth0;
         auto counter = [&](const char* name, const char* help, std::map<std::string, std::string> labels, double value) {
             out.push_back({name, help, MetricType::kCounter, std::move(labels), value});
         };
@@ -95,6 +117,29 @@ void AddMetricSources(observe::MetricsServer& metrics, const IngestCounters& ing
         counter("kyc_bridge_auth0_rate_limited_total", "Auth0 answers with status 429", {},
                 double(auth0.rate_limited));
         counter("kyc_bridge_auth0_token_fetches_total", "M2M tokens fetched", {}, double(auth0.token_fetches));
+        counter("kyc_bridge_password_emails_uncertain_total",
+                "Password emails whose effect was unknown: found in `sending` after a crash "
+                "(repeated) or a call without an answer (taken as sent)",
+                {}, double(in.runner.password_emails_uncertain));
+        counter("kyc_bridge_password_emails_sent_total", "change_password calls that succeeded", {},
+                double(in.runner.password_emails_sent));
+        counter("kyc_bridge_retries_rate_limited_total", "Job attempts that met a 429 (no attempt spent)",
+                {}, double(jobs.rate_limited));
+        counter("kyc_bridge_role_batches_total", "POST /api/v2/roles/{id}/users calls", {},
+                double(in.role_batches.batches));
+        counter("kyc_bridge_role_batch_users_total", "Users assigned a role in batches", {},
+                double(in.role_batches.users_batched));
+        counter("kyc_bridge_role_batch_fallbacks_total", "Role batches split into per-user calls", {},
+                double(in.role_batches.fallbacks));
+        counter("kyc_bridge_outbox_set_aside_total",
+                "Outbox rows set aside because Kafka refused them for good", {},
+                double(outbox.set_aside));
+        counter("kyc_bridge_store_transactions_total", "Group-committed write transactions", {},
+                double(in.store.transactions_committed));
+        counter("kyc_bridge_store_records_total", "Records written in them", {},
+                double(in.store.records_committed));
+        counter("kyc_bridge_store_commit_seconds_total", "Time spent in write transactions", {},
+                double(in.store.commit_micros_total) / 1e6);
     });
 }
 
@@ -141,7 +186,8 @@ int Daemon::Run() {
     std::unique_ptr<store::Store> store;
     try {
         store = std::make_unique<store::Store>(
-            config_.store.path, std::chrono::milliseconds{config_.store.busy_timeout_ms}, clock);
+            config_.store.path, std::chrono::milliseconds{config_.store.busy_timeout_ms}, clock,
+            StoreOptionsOf(config_.store));
     } catch (const store::StoreError& e) {
         throw StartupError(std::string("store.path: ") + e.what());
     }
@@ -159,7 +205,10 @@ int Daemon::Run() {
                   kafka_settings.brokers, kafka_settings.brokers, kc.input_topic);
     }
 
-    auth0::HttpAuth0Api api(Auth0Settings(config_.auth0), clock);
+    auto auth0_settings = Auth0Settings(config_.auth0);
+    // One connection per job in flight at most; HTTP/2 multiplexes them where Auth0 offers it.
+    auth0_settings.max_connections = config_.provision.concurrency;
+    auth0::HttpAuth0Api api(auth0_settings, clock);
     auto role_ids = ResolveRoles(api, config_.auth0.roles, stop_);
     if (stop_) return 0;
     log->info("event=roles_resolved count={}", role_ids.size());
@@ -171,7 +220,17 @@ int Daemon::Run() {
     runner_settings.password_setup = provision::ParsePasswordSetup(config_.auth0.password_setup);
     runner_settings.email_client_id = config_.auth0.email_client_id;
     runner_settings.output_topic = kc.output_topic;
-    provision::JobRunner runner(api, *store, clock, runner_settings);
+    runner_settings.max_emails_in_flight = config_.provision.max_emails_in_flight;
+    core::TimerThread timers;
+    provision::RoleBatchSettings batch_settings;
+    batch_settings.max_users = static_cast<std::size_t>(config_.provision.role_batch_size);
+    batch_settings.wait = std::chrono::milliseconds{config_.provision.role_batch_wait_ms};
+    provision::RoleBatcher batcher(api, role_ids, batch_settings, timers, clock);
+    provision::PerUserRoleAssigner per_user(api, role_ids);
+    provision::RoleAssigner& roles =
+        config_.provision.role_batch_size > 1 ? static_cast<provision::RoleAssigner&>(batcher)
+                                              : per_user;
+    provision::JobRunner runner(api, *store, clock, runner_settings, &roles);
     provision::RetryPolicy retry(RetrySettingsOf(config_.retry));
     provision::ProvisionerSettings provisioner_settings;
     provisioner_settings.concurrency = config_.provision.concurrency;
@@ -180,12 +239,14 @@ int Daemon::Run() {
     kafka::Producer producer(kafka_settings);
     ProducerSink sink(producer);
     relay::Relay relay(*store, sink);
+    provisioner.OnJobDone([&relay] { relay.Wake(); });
 
     IngestCounters ingested;
     observe::MetricsServer metrics(config_.http.listen);
     log->info("event=metrics_listening listen={} port={} path=/metrics", config_.http.listen,
               metrics.port());
-    AddMetricSources(metrics, ingested, provisioner.stats(), relay.stats(), api.stats());
+    AddMetricSources(metrics, {ingested, provisioner.stats(), runner.stats(), batcher.stats(),
+                               relay.stats(), api.stats(), store->stats()});
 
     auto ingest = [&](const std::vector<kafka::Message>& batch) {
         std::vector<store::AcceptedEvent> accepted;
@@ -225,8 +286,9 @@ int Daemon::Run() {
         consumer.Close();  // commits what is durable and leaves the group
     }
     auto deadline = std::chrono::seconds{config_.daemon.shutdown_timeout_s};
-    api.StopWaiting();
     provisioner.Stop(clock.Now() + deadline * 2 / 3);
+    api.Shutdown();
+    timers.Stop();
     relay.Stop(std::chrono::steady_clock::now() + deadline / 4);
     bool flushed = false;
     producer.Flush(std::chrono::seconds{2}, &flushed);

@@ -41,16 +41,24 @@ void SortBatch(const std::vector<kafka::Message>& batch, const std::string& dead
     }
 }
 
-bool ProducerSink::Send(const provision::OutboundEvent& event, std::uint64_t seq) {
+relay::SendResult ProducerSink::Send(const provision::OutboundEvent& event, std::uint64_t seq,
+                                     std::string& rejection) {
     kafka::OutboundMessage message{event.topic, event.key, event.payload, {}};
     for (const auto& [name, value] : event.headers) message.headers.push_back({name, value});
-    return producer_.Produce(message, seq);
+    auto produced = producer_.Produce(message, seq);
+    switch (produced.kind) {
+        case kafka::ProduceResult::Kind::kQueued: return relay::SendResult::kQueued;
+        case kafka::ProduceResult::Kind::kQueueFull: return relay::SendResult::kQueueFull;
+        case kafka::ProduceResult::Kind::kRejected: break;
+    }
+    rejection = produced.error;
+    return relay::SendResult::kRejected;
 }
 
 std::vector<relay::Delivery> ProducerSink::Poll(std::chrono::milliseconds timeout) {
     std::vector<relay::Delivery> out;
     for (auto& report : producer_.Poll(timeout)) {
-        out.push_back({report.id, report.delivered, report.error});
+        out.push_back({report.id, report.delivered, report.permanent, report.error});
     }
     return out;
 }

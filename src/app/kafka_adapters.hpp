@@ -26,7 +26,8 @@ void SortBatch(const std::vector<kafka::Message>& batch, const std::string& dead
 class ProducerSink final : public relay::MessageSink {
 public:
     explicit ProducerSink(kafka::Producer& producer) : producer_(producer) {}
-    bool Send(const provision::OutboundEvent& event, std::uint64_t seq) override;
+    relay::SendResult Send(const provision::OutboundEvent& event, std::uint64_t seq,
+                           std::string& rejection) override;
     std::vector<relay::Delivery> Poll(std::chrono::milliseconds timeout) override;
 
 private:

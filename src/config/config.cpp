@@ -62,6 +62,11 @@ std::vector<Key> KnownKeys(Config& c) {
         {"retry", "max_age_s", &c.retry.max_age_s},
         {"retry", "conflict_max_attempts", &c.retry.conflict_max_attempts},
         {"provision", "concurrency", &c.provision.concurrency},
+        {"provision", "max_emails_in_flight", &c.provision.max_emails_in_flight},
+        {"provision", "role_batch_size", &c.provision.role_batch_size},
+        {"provision", "role_batch_wait_ms", &c.provision.role_batch_wait_ms},
+        {"store", "commit_interval_ms", &c.store.commit_interval_ms},
+        {"store", "commit_max_records", &c.store.commit_max_records},
         {"daemon", "shutdown_timeout_s", &c.daemon.shutdown_timeout_s},
     };
 }
@@ -259,8 +264,18 @@ void Validate(Config& c) {
     Require(c.retry.max_attempts >= 1, "retry.max_attempts", "must be at least 1");
     Require(c.retry.max_age_s >= 1, "retry.max_age_s", "must be at least 1");
     Require(c.retry.conflict_max_attempts >= 1, "retry.conflict_max_attempts", "must be at least 1");
-    Require(c.provision.concurrency >= 1 && c.provision.concurrency <= 256, "provision.concurrency",
-            "must be 1 to 256");
+    Require(c.provision.concurrency >= 1 && c.provision.concurrency <= 1024,
+            "provision.concurrency", "must be 1 to 1024");
+    Require(c.provision.max_emails_in_flight >= 1 && c.provision.max_emails_in_flight <= 1024,
+            "provision.max_emails_in_flight", "must be 1 to 1024");
+    Require(c.provision.role_batch_size >= 1 && c.provision.role_batch_size <= 1000,
+            "provision.role_batch_size", "must be 1 to 1000 (Auth0 takes at most 1000 users per call)");
+    Require(c.provision.role_batch_wait_ms >= 0 && c.provision.role_batch_wait_ms <= 10000,
+            "provision.role_batch_wait_ms", "must be 0 to 10000");
+    Require(c.store.commit_interval_ms >= 0 && c.store.commit_interval_ms <= 1000,
+            "store.commit_interval_ms", "must be 0 to 1000");
+    Require(c.store.commit_max_records >= 1 && c.store.commit_max_records <= 10000,
+            "store.commit_max_records", "must be 1 to 10000");
     Require(c.daemon.shutdown_timeout_s >= 1, "daemon.shutdown_timeout_s", "must be at least 1");
 }
 

@@ -271,6 +271,30 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
 
 // --- producer ---------------------------------------------------------------------------------
 
+namespace {
+
+std::string ErrorText(rd_kafka_resp_err_t err) {
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+    return std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err);
+}
+
+// Delivery failures that a resend cannot fix (the broker refuses this message or this
+// producer for good); transient ones (timeouts, purges, a fatal idempotence error that a
+// restart clears) are retried.
+bool IsPermanentDeliveryError(rd_kafka_resp_err_t err) {
+    switch (err) {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG:
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS: return true;
+        default: return false;
+    }
+}
+
+}  // namespace
+
 struct Producer::Impl {
     HandlePtr rk;
     std::vector<DeliveryReport> reports;  ///< filled by the delivery callback during poll
@@ -288,7 +312,7 @@ Producer::Producer(const Settings& settings) : impl_(std::make_unique<Impl>()) {
         auto* impl = static_cast<Producer::Impl*>(opaque);
         auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
         impl->reports.push_back({id, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
-                                 m->err ? rd_kafka_err2str(m->err) : ""});
+                                 IsPermanentDeliveryError(m->err), ErrorText(m->err)});
     });
     rd_kafka_conf_set_opaque(conf.get(), impl_.get());
     impl_->rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));
@@ -296,7 +320,7 @@ Producer::Producer(const Settings& settings) : impl_(std::make_unique<Impl>()) {
 
 Producer::~Producer() { rd_kafka_flush(impl_->rk.get(), 5000); }
 
-bool Producer::Produce(const OutboundMessage& message, std::uint64_t id) {
+ProduceResult Producer::Produce(const OutboundMessage& message, std::uint64_t id) {
     rd_kafka_headers_t* headers = rd_kafka_headers_new(message.headers.size());
     for (const auto& h : message.headers) {
         rd_kafka_header_add(headers, h.name.c_str(), -1, h.value.data(), h.value.size());
@@ -309,9 +333,15 @@ bool Producer::Produce(const OutboundMessage& message, std::uint64_t id) {
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(id))), RD_KAFKA_V_END);
     if (err) {
         rd_kafka_headers_destroy(headers);  // not taken over on failure
-        return false;
+        // A message over message.max.bytes, or otherwise malformed, fails the same way every
+        // time: the relay sets it aside instead of retrying it forever.
+        const bool never = err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+                           err == RD_KAFKA_RESP_ERR__INVALID_ARG ||
+                           err == RD_KAFKA_RESP_ERR_INVALID_RECORD;
+        return {never ? ProduceResult::Kind::kRejected : ProduceResult::Kind::kQueueFull,
+                ErrorText(err)};
     }
-    return true;
+    return {};
 }
 
 std::vector<DeliveryReport> Producer::Poll(std::chrono::milliseconds timeout) {

@@ -35,6 +35,9 @@ std::string Header(const KafkaRecord& record, const std::string& name) {
 
 TEST_F(PipelineTest, TwoHundredEventsEndWithExactlyOneProvisionedUserPerCustomer) {
     StartEmulator();
+    // One role call per user, so that the call budget below counts POST /users/{id}/roles;
+    // role batches are pinned by RoleBatchTest.
+    extra_toml_ = "[provision]\nrole_batch_size = 1\n";
     // Five customers already in Auth0: three created by hand under other ids (adopted by
     // email), two under the id kyc-bridge derives (found by id).
     for (int i = 0; i < 5; ++i) {

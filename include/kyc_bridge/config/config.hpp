@@ -50,6 +50,8 @@ struct Auth0Config {
 struct StoreConfig {
     std::string path = "var/kyc-bridge.db";
     int busy_timeout_ms = 5000;
+    int commit_interval_ms = 2;   ///< group commit: a transaction waits at most this long for company
+    int commit_max_records = 64;  ///< … or commits as soon as this many records wait
 };
 
 struct HttpConfig {
@@ -70,7 +72,10 @@ struct RetryConfig {
 };
 
 struct ProvisionConfig {
-    int concurrency = 8;  ///< jobs in flight at once
+    int concurrency = 64;          ///< jobs in flight at once (different customers)
+    int max_emails_in_flight = 16;  ///< password-email calls in flight; a kill repeats at most this many
+    int role_batch_size = 100;     ///< users per POST /api/v2/roles/{id}/users; 1 = one call per user
+    int role_batch_wait_ms = 0;    ///< how long a lone user waits for company in a role batch
 };
 
 struct DaemonConfig {

@@ -73,7 +73,15 @@ private:
 struct DeliveryReport {
     std::uint64_t id = 0;
     bool delivered = false;
-    std::string error;
+    bool permanent = false;  ///< not delivered, and sending it again cannot help
+    std::string error;       ///< error name and text; never payload
+};
+
+/// What Produce did with a message.
+struct ProduceResult {
+    enum class Kind { kQueued, kQueueFull, kRejected } kind = Kind::kQueued;
+    std::string error;  ///< for kRejected (and kQueueFull): error name and text
+    explicit operator bool() const { return kind == Kind::kQueued; }
 };
 
 /// Idempotent producer (enable.idempotence=true, acks=all). Not thread-safe.
@@ -84,8 +92,9 @@ public:
     Producer(const Producer&) = delete;
     Producer& operator=(const Producer&) = delete;
 
-    /// Enqueues; false if the local queue refused it. Never throws.
-    bool Produce(const OutboundMessage& message, std::uint64_t id);
+    /// Enqueues. kQueueFull: try again later (local queue full, or a passing error);
+    /// kRejected: the message can never be produced (too large, invalid). Never throws.
+    ProduceResult Produce(const OutboundMessage& message, std::uint64_t id);
     std::vector<DeliveryReport> Poll(std::chrono::milliseconds timeout);
     std::vector<DeliveryReport> Flush(std::chrono::milliseconds timeout, bool* complete = nullptr);
 
