@@ -62,8 +62,10 @@ HttpAuth0Api::HttpAuth0Api(ClientSettings settings, const core::Clock& clock)
 HttpAuth0Api::~HttpAuth0Api() { Shutdown(); }
 
 void HttpAuth0Api::Shutdown() {
-    pacer_.Release();
+    // The HTTP client first: requests the pacer then lets go fail at once ("shutdown_unsent")
+    // instead of going out past the budget or a Retry-After.
     http_.Shutdown();
+    pacer_.Release();
 }
 
 core::Result<Token> HttpAuth0Api::FetchToken() {

@@ -26,9 +26,34 @@ OpsCommands::OpsCommands(CLI::App& app) {
     rejected_list_ = rejected->add_subcommand("list", "List rejected events with their reasons");
     rejected_list_->add_option("--limit", limit_, "At most this many rows");
     rejected_list_->add_flag("--json", json_, "One JSON object per line");
-    for (auto* command : {jobs_list_, jobs_replay_, rejected_list_}) {
+    auto* outbox = app.add_subcommand("outbox", "Outbox rows the relay could not publish");
+    outbox->require_subcommand(1);
+    set_aside_list_ = outbox->add_subcommand(
+        "set-aside", "List rows Kafka refused for good (e.g. too large), with the reason");
+    set_aside_list_->add_option("--limit", limit_, "At most this many rows");
+    set_aside_list_->add_flag("--json", json_, "One JSON object per line");
+    for (auto* command : {jobs_list_, jobs_replay_, rejected_list_, set_aside_list_}) {
         command->add_option("-c,--config", config_path_, "TOML config file (for store.path)");
     }
+}
+
+int OpsCommands::PrintSetAside(store::Store& store) const {
+    auto rows = store.ListSetAside(limit_);
+    if (!rows) throw std::runtime_error(rows.error().message);
+    if (!json_) std::cout << "seq\tevent_id\ttopic\treason\n";
+    for (const auto& row : *rows) {
+        if (json_) {
+            std::cout << nlohmann::json{{"seq", row.seq}, {"event_id", row.event_id},
+                                        {"topic", row.topic}, {"reason", row.reason},
+                                        {"set_aside_at_ms", row.set_aside_at_ms}}
+                             .dump()
+                      << "\n";
+        } else {
+            std::cout << row.seq << "\t" << row.event_id << "\t" << row.topic << "\t" << row.reason
+                      << "\n";
+        }
+    }
+    return 0;
 }
 
 int OpsCommands::Execute() {
@@ -74,6 +99,7 @@ int OpsCommands::Execute() {
             std::cout << "job " << job_id_ << " queued for replay\n";
             return 0;
         }
+        if (*set_aside_list_) return PrintSetAside(store);
         auto rejected = store.ListRejected(limit_);
         if (!rejected) throw std::runtime_error(rejected.error().message);
         if (!json_) std::cout << "source\tevent_id\treason\n";

@@ -7,9 +7,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "kyc_bridge/store/store.hpp"
+
 namespace kyc_bridge::cli {
 
-/// Registers `jobs list`, `jobs replay`, `rejected list` on `app`; Execute() runs the chosen one.
+/// Registers `jobs list`, `jobs replay`, `rejected list`, `outbox set-aside` on `app`; Execute() runs the chosen one.
 class OpsCommands {
 public:
     explicit OpsCommands(CLI::App& app);
@@ -17,9 +19,12 @@ public:
     int Execute();
 
 private:
+    int PrintSetAside(store::Store& store) const;
+
     CLI::App* jobs_list_ = nullptr;
     CLI::App* jobs_replay_ = nullptr;
     CLI::App* rejected_list_ = nullptr;
+    CLI::App* set_aside_list_ = nullptr;
     std::string config_path_ = "config/kyc-bridge.toml";
     std::string state_ = "failed";
     std::size_t limit_ = 100;

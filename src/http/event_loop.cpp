@@ -52,7 +52,7 @@ void EventLoop::Submit(std::unique_ptr<Transfer> transfer) {
         curl_multi_wakeup(multi_.get());  // a wakeup outside curl_multi_poll is kept for the next
         return;
     }
-    Complete(std::move(transfer), ShutdownError());
+    Complete(std::move(transfer), ShutdownError(/*sent=*/false));
 }
 
 void EventLoop::Stop() {
@@ -87,7 +87,7 @@ bool EventLoop::AddQueued() {
     }
     for (auto& transfer : batch) {
         if (stopping) {
-            Complete(std::move(transfer), ShutdownError());
+            Complete(std::move(transfer), ShutdownError(/*sent=*/false));
         } else if (transfer->failed) {
             core::Error error = std::move(*transfer->failed);
             Complete(std::move(transfer), std::move(error));
@@ -126,7 +126,9 @@ void EventLoop::AbandonRunning() {
     for (auto& [key, transfer] : abandoned) {
         curl_multi_remove_handle(multi_.get(), transfer->easy.get());
     }
-    for (auto& [key, transfer] : abandoned) Complete(std::move(transfer), ShutdownError());
+    for (auto& [key, transfer] : abandoned) {
+        Complete(std::move(transfer), ShutdownError(/*sent=*/true));
+    }
 }
 
 // noexcept: a callback that throws is a bug in the caller and ends the process.

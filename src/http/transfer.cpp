@@ -193,7 +193,10 @@ core::Result<Response> Finish(Transfer& transfer, CURLcode code) {
     return std::move(transfer.capture.response);
 }
 
-core::Error ShutdownError() {
+core::Error ShutdownError(bool sent) {
+    // Callers tell the two apart: an abandoned request may have reached the server (its effect
+    // is unknown), one that never left the process did not.
+    if (!sent) return core::Error::Transient("shutdown: request not sent", "shutdown_unsent");
     return core::Error::Transient("shutdown: request abandoned", "shutdown");
 }
 

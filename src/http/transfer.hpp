@@ -45,6 +45,6 @@ core::Result<Response> Finish(Transfer& transfer, CURLcode code);
 std::string_view Trim(std::string_view text);
 
 /// The error every transfer ended by HttpClient::Shutdown gets.
-core::Error ShutdownError();
+core::Error ShutdownError(bool sent);
 
 }  // namespace kyc_bridge::http

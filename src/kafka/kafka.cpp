@@ -280,14 +280,13 @@ std::string ErrorText(rd_kafka_resp_err_t err) {
 
 // Delivery failures that a resend cannot fix (the broker refuses this message or this
 // producer for good); transient ones (timeouts, purges, a fatal idempotence error that a
-// restart clears) are retried.
+// restart clears, an ACL an operator can still fix) are retried.
 bool IsPermanentDeliveryError(rd_kafka_resp_err_t err) {
     switch (err) {
         case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
         case RD_KAFKA_RESP_ERR_INVALID_RECORD:
         case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
         case RD_KAFKA_RESP_ERR_INVALID_MSG:
-        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
         case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS: return true;
         default: return false;
     }

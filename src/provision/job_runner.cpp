@@ -52,7 +52,8 @@ json ProfileDiff(const auth0::User& user, const events::KycVerified& event, cons
     return patch;
 }
 
-// No answer, or an answer lost: Auth0 may have sent the email.
+// No answer, or an answer lost: Auth0 may have sent the email. ("shutdown_unsent": the request
+// never left the process.)
 bool Ambiguous(const Error& error) {
     return error.http_status == 0 && (error.code == "timeout" || error.code == "shutdown");
 }

@@ -115,12 +115,11 @@ void Provisioner::StartJob(Job job) {
 }
 
 void Provisioner::Release(const std::string& customer_id) {
-    {
-        std::lock_guard lock(mutex_);
-        busy_customers_.erase(customer_id);
-        --stats_.in_flight;
-        wake_ = true;
-    }
+    // Notified under the lock: once Stop sees in_flight 0 the provisioner may be destroyed.
+    std::lock_guard lock(mutex_);
+    busy_customers_.erase(customer_id);
+    --stats_.in_flight;
+    wake_ = true;
     scheduler_cv_.notify_one();
     drained_cv_.notify_all();
 }

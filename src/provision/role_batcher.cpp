@@ -64,17 +64,28 @@ void RoleBatcher::Assign(const std::string& user_id, core::Callback<void> done) 
 void RoleBatcher::Request(const std::string& role_id) {
     // The batch is taken when the pacer grants the request, so it holds everyone who queued
     // while the request waited for the budget.
-    auto batch = std::make_shared<std::vector<std::shared_ptr<Waiter>>>();
+    struct Batch {
+        bool taken = false;
+        std::vector<std::shared_ptr<Waiter>> waiters;
+    };
+    auto batch = std::make_shared<Batch>();
     api_.AssignUsersToRole(
         role_id,
         [this, role_id, batch] {
-            *batch = Take(role_id);
+            batch->taken = true;
+            batch->waiters = Take(role_id);
             std::vector<std::string> users;
-            users.reserve(batch->size());
-            for (const auto& waiter : *batch) users.push_back(waiter->user_id);
+            users.reserve(batch->waiters.size());
+            for (const auto& waiter : batch->waiters) users.push_back(waiter->user_id);
             return users;
         },
-        [this, role_id, batch](core::Status status) { Finished(role_id, std::move(*batch), status); });
+        [this, role_id, batch](core::Status status) {
+            // Failed before the grant (no token, shutdown): the users waiting now were meant for
+            // this request; they get its error, or the queue would wait for a grant that never
+            // comes.
+            if (!batch->taken) batch->waiters = Take(role_id);
+            Finished(role_id, std::move(batch->waiters), status);
+        });
 }
 
 std::vector<std::shared_ptr<RoleBatcher::Waiter>> RoleBatcher::Take(const std::string& role_id) {

@@ -95,7 +95,13 @@ void Relay::SendPending() {
         }
         cursor_ = std::max(cursor_, row.seq);
     }
-    if (auto backlog = store_.CountUnsentOutbox()) stats_.backlog = *backlog;
+    // count(*) walks every unsent row: once a second is enough for a gauge, and keeps a long
+    // backlog (Kafka down) from costing a full count per round.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_backlog_count_ >= std::chrono::seconds{1}) {
+        last_backlog_count_ = now;
+        if (auto backlog = store_.CountUnsentOutbox()) stats_.backlog = *backlog;
+    }
 }
 
 void Relay::Collect(std::chrono::milliseconds poll_timeout) {

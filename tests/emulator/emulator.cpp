@@ -150,6 +150,7 @@ Emulator::FaultAction Emulator::ApplyFault(const httplib::Request& request,
         const auto now = Clock::now();
         std::erase_if(faults_, [&](const Fault& f) { return f.until <= now; });
         for (const auto& fault : faults_) {
+            if (fault.kind == "vanish_after_create") continue;  // applied by the create handler
             if (request.path.rfind(fault.path_prefix, 0) != 0) continue;
             if (std::uniform_real_distribution<double>(0, 1)(rng_) >= fault.rate) continue;
             ++faults_injected_;
@@ -171,6 +172,17 @@ Emulator::FaultAction Emulator::ApplyFault(const httplib::Request& request,
     }
     if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms});
     return action;
+}
+
+void Emulator::VanishIfChosen(const std::string& user_id) {
+    const auto now = Clock::now();
+    for (const auto& fault : faults_) {
+        if (fault.kind != "vanish_after_create" || fault.until <= now) continue;
+        if (!fault.user_ids.count(user_id)) continue;
+        ++faults_injected_;
+        directory_.Delete(user_id);
+        return;
+    }
 }
 
 bool Emulator::TakeRateLimit(httplib::Response& response) {

@@ -48,12 +48,15 @@ public:
 private:
     using Clock = std::chrono::steady_clock;
     struct Fault {
-        std::string kind;  // status | delay | drop | drop_after
+        std::string kind;  // status | delay | drop | drop_after | vanish_after_create
         double rate = 1.0;
         Clock::time_point until;
         std::string path_prefix = "/";
         int status = 503;
         int delay_ms = 0;
+        /// vanish_after_create: these users are created and answered 201, then deleted, as if
+        /// an admin removed them at once. Not a request fault: rate and path_prefix are unused.
+        std::set<std::string> user_ids;
     };
     struct TokenInfo {
         Clock::time_point expires_at;
@@ -76,6 +79,8 @@ private:
     bool Authorize(const httplib::Request& request, httplib::Response& response,
                    const std::vector<std::string>& scopes);
     void Record(const httplib::Request& request, const std::string& route, int status);
+    /// Deletes `user_id` if an active vanish_after_create fault names it. Caller holds mutex_.
+    void VanishIfChosen(const std::string& user_id);
     std::string Now() const;
 
     Options options_;
@@ -87,6 +92,7 @@ private:
     std::vector<nlohmann::json> emails_;
     std::vector<nlohmann::json> requests_;
     std::map<std::string, int> by_route_;
+    std::map<std::size_t, int> role_batch_sizes_;  // users per POST /roles/{id}/users → calls
     int token_requests_ = 0;
     int management_requests_ = 0;
     int rate_limited_ = 0;

@@ -59,7 +59,9 @@ void Emulator::HandleManagement(const httplib::Request& request, httplib::Respon
                                {"user_id", user["user_id"]},
                                {"at", Now()}});
         }
-        return SendJson(response, 201, user);
+        SendJson(response, 201, user);
+        VanishIfChosen(user["user_id"].get<std::string>());
+        return;
     }
     if (route == "GET /api/v2/users/{id}") {
         if (!Authorize(request, response, {"read:users"})) return;
@@ -142,6 +144,8 @@ void Emulator::HandleManagement(const httplib::Request& request, httplib::Respon
         // TestRoleManager_UsersCheckpointPagination.yaml); one unknown user fails the whole call.
         if (!Authorize(request, response, {"update:roles", "create:role_members"})) return;
         if (body.is_discarded()) return bad_json();
+        if (body.is_object() && body.contains("users") && body["users"].is_array())
+            ++role_batch_sizes_[body["users"].size()];
         if (auto error = directory_.AssignUsersToRole(user_id, body))
             return SendApiError(response, *error);
         return SendJson(response, 200, json::object());

@@ -26,6 +26,9 @@ void Emulator::HandleTestEndpoint(const httplib::Request& request, httplib::Resp
         if (route == "GET /emails") return SendJson(response, 200, emails_);
         if (route == "GET /requests") return SendJson(response, 200, requests_);
         if (route == "GET /stats") {
+            json batch_sizes = json::object();  // "users in the call": calls
+            for (const auto& [users, calls] : role_batch_sizes_)
+                batch_sizes[std::to_string(users)] = calls;
             return SendJson(response, 200,
                             {{"token_requests", token_requests_},
                              {"management_requests", management_requests_},
@@ -33,15 +36,23 @@ void Emulator::HandleTestEndpoint(const httplib::Request& request, httplib::Resp
                              {"faults_injected", faults_injected_},
                              {"users", directory_.size()},
                              {"emails", emails_.size()},
-                             {"by_route", by_route_}});
+                             {"by_route", by_route_},
+                             {"role_batch_sizes", batch_sizes}});
         }
         if (route == "POST /faults") {
             Fault fault;
             fault.kind = body.at("kind").get<std::string>();
             if (fault.kind != "status" && fault.kind != "delay" && fault.kind != "drop" &&
-                fault.kind != "drop_after") {
+                fault.kind != "drop_after" && fault.kind != "vanish_after_create") {
                 return SendJson(response, 400,
-                                {{"error", "kind must be status, delay, drop or drop_after"}});
+                                {{"error", "kind must be status, delay, drop, drop_after or "
+                                           "vanish_after_create"}});
+            }
+            if (fault.kind == "vanish_after_create") {
+                // {"user_ids": ["auth0|cus_1", ...]}: full ids, as POST /api/v2/users answers.
+                fault.user_ids = body.at("user_ids").get<std::set<std::string>>();
+                if (fault.user_ids.empty())
+                    return SendJson(response, 400, {{"error", "user_ids must not be empty"}});
             }
             fault.rate = body.value("rate", 1.0);
             fault.until =
@@ -102,6 +113,7 @@ void Emulator::HandleTestEndpoint(const httplib::Request& request, httplib::Resp
             emails_.clear();
             requests_.clear();
             by_route_.clear();
+            role_batch_sizes_.clear();
             token_requests_ = management_requests_ = rate_limited_ = faults_injected_ = 0;
             rejected_emails_.clear();
             ghost_conflicts_.clear();

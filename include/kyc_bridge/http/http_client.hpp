@@ -75,7 +75,8 @@ public:
     /// Start, then wait for the answer. Must not be called from a ResponseCallback.
     core::Result<Response> Perform(const Request& request);
 
-    /// Ends every transfer in flight (and any started later) with a kTransient "shutdown" error,
+    /// Ends every transfer with a kTransient error: code "shutdown" for one already sent (its
+    /// effect is unknown), "shutdown_unsent" for one queued or started later (never sent);
     /// then stops the loop thread. Idempotent; the destructor calls it. Must not be called from a
     /// ResponseCallback (it joins the thread that runs it).
     void Shutdown();

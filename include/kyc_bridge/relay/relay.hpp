@@ -90,6 +90,7 @@ private:
     /// in unset_aside_ for the next round (and are not sent meanwhile).
     void SetAside();
 
+    std::chrono::steady_clock::time_point last_backlog_count_{};
     std::int64_t cursor_ = 0;                        ///< highest seq handed to the sink
     std::map<std::int64_t, std::string> in_flight_;  ///< handed to the sink, no report yet: topic
     std::vector<std::int64_t> unmarked_;             ///< delivered, not yet marked sent

@@ -255,6 +255,39 @@ TEST_F(EmulatorTest, InjectedFaultsAnswerWithTheStatusOrDropTheConnection) {
     EXPECT_EQ(Get("/__emulator/stats")["faults_injected"], 2);
 }
 
+// A user deleted by an admin between its creation and its role assignment: the create answers
+// 201 as usual, then the user is gone for every later call.
+TEST_F(EmulatorTest, VanishAfterCreateDeletesChosenUsersOnceCreated) {
+    Start();
+    token_ = Token();
+    auto fault = client_->Post(
+        "/__emulator/faults",
+        json{{"kind", "vanish_after_create"}, {"user_ids", {"auth0|cus_1"}}}.dump(),
+        "application/json");
+    EXPECT_EQ(fault->status, 201);
+    EXPECT_EQ(client_->Post("/__emulator/faults", json{{"kind", "vanish_after_create"}}.dump(),
+                            "application/json")
+                  ->status,
+              400)
+        << "user_ids is required";
+    auto created = Call("POST", "/api/v2/users", NewUser("cus_1", "cus_1@example.com"));
+    EXPECT_EQ(created->status, 201);
+    EXPECT_EQ(json::parse(created->body)["user_id"], "auth0|cus_1");
+    CreateUsers(1);  // cus_0: not chosen, and not shadowed by the fault
+    EXPECT_EQ(Call("GET", "/api/v2/users/auth0%7Ccus_1")->status, 404);
+    EXPECT_EQ(Call("GET", "/api/v2/users/auth0%7Ccus_0")->status, 200);
+    const auto path = "/api/v2/roles/" + RoleId() + "/users";
+    EXPECT_EQ(Call("POST", path, {{"users", {"auth0|cus_0", "auth0|cus_1"}}})->status, 404);
+    EXPECT_EQ(Call("POST", "/api/v2/users/auth0%7Ccus_1/roles", {{"roles", {RoleId()}}})->status,
+              404);
+    EXPECT_EQ(Call("POST", path, {{"users", {"auth0|cus_0"}}})->status, 200);
+    EXPECT_EQ(RolesByUser(), json({{"auth0|cus_0", json::array({"ROLE_CUSTOMER"})}}));
+    EXPECT_EQ(Get("/__emulator/stats")["faults_injected"], 1);
+    EXPECT_EQ(Call("POST", "/api/v2/users", NewUser("cus_1", "cus_1@example.com"))->status, 201)
+        << "a re-creation vanishes again while the fault lasts";
+    EXPECT_EQ(Get("/__emulator/stats")["users"], 1);
+}
+
 // POST /api/v2/roles/{id}/users: "Assign users to a role" in Auth0's Management API OAS.
 TEST_F(EmulatorTest, AssignsOneRoleToManyUsers) {
     Start();
@@ -271,6 +304,7 @@ TEST_F(EmulatorTest, AssignsOneRoleToManyUsers) {
         RolesByUser(),
         json({{"auth0|cus_0", customer}, {"auth0|cus_1", customer}, {"auth0|cus_2", customer}}));
     EXPECT_EQ(Get("/__emulator/stats")["by_route"]["POST /api/v2/roles/{id}/users"], 2);
+    EXPECT_EQ(Get("/__emulator/stats")["role_batch_sizes"], json({{"3", 2}}));
 }
 
 TEST_F(EmulatorTest, RoleBatchWithAMissingUserAssignsNobody) {

@@ -308,7 +308,7 @@ TEST(HttpClient, StartAfterShutdownCompletesAtOnce) {
                  [&answer](core::Result<Response> r) { answer.emplace(std::move(r)); });
     ASSERT_TRUE(answer.has_value());  // no loop thread left: completed inside Start
     ASSERT_FALSE(*answer);
-    EXPECT_EQ(answer->error().code, "shutdown");
+    EXPECT_EQ(answer->error().code, "shutdown_unsent") << "never left the process";
     EXPECT_EQ(client.in_flight(), 0u);
 }
 

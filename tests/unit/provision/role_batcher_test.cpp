@@ -160,5 +160,31 @@ TEST_F(RoleBatcherTest, OtherFailuresFailEveryUserOfTheBatch) {
     EXPECT_EQ(std::count(tenant_.calls.begin(), tenant_.calls.end(), "roles"), 0);
 }
 
+TEST_F(RoleBatcherTest, ARequestThatFailsBeforeItsGrantFailsItsUsersAndLeavesTheQueueWorking) {
+    // No token (or shutdown): the call fails before the pacer grants it, take_users never runs.
+    struct NoToken : HeldGrants {
+        bool refuse = true;
+        void AssignUsersToRole(const std::string& role,
+                               std::function<std::vector<std::string>()> take_users,
+                               core::Callback<void> done) override {
+            if (refuse) {
+                done(core::Error::Transient("token endpoint answered 503", "token"));
+                return;
+            }
+            HeldGrants::AssignUsersToRole(role, std::move(take_users), std::move(done));
+        }
+    } tenant;
+    tenant.users["auth0|u1"] = {"auth0|u1", "u1@example.com", "Jane", std::nullopt,
+                                nlohmann::json::object(), "c"};
+    RoleBatcher batcher(tenant, {"rol_1"}, {100, 0ms}, timers_, clock_);
+    batcher.Assign("auth0|u1", [this](core::Status s) { results_["first"] = s; });
+    ASSERT_EQ(results_.count("first"), 1u) << "the waiting user got the error, not a hang";
+    EXPECT_EQ(results_.at("first").error().code, "token");
+    tenant.refuse = false;
+    batcher.Assign("auth0|u1", [this](core::Status s) { results_["second"] = s; });
+    ASSERT_TRUE(tenant.Grant()) << "a new request was made: the queue is not stuck";
+    EXPECT_TRUE(results_.at("second").ok());
+}
+
 }  // namespace
 }  // namespace kyc_bridge::provision
