@@ -36,6 +36,21 @@ void RoleBatcher::Assign(const std::string& user_id, core::Callback<void> done) 
         done(core::Status{});
         return;
     }
+    bool suspect = false;
+    {
+        std::lock_guard lock(mutex_);
+        suspect = not_found_.count(user_id) > 0;
+    }
+    if (suspect) {
+        api_.AssignRoles(user_id, role_ids_, [this, user_id, done](core::Status status) {
+            if (status) {
+                std::lock_guard lock(mutex_);
+                not_found_.erase(user_id);
+            }
+            done(status);
+        });
+        return;
+    }
     auto waiter = std::make_shared<Waiter>();
     waiter->user_id = user_id;
     waiter->done = std::move(done);
@@ -123,8 +138,13 @@ void RoleBatcher::Finished(const std::string& role_id, std::vector<std::shared_p
                "to POST /api/v2/users/{{id}}/roles\"",
                role_id, batch.size(), status.error().http_status);
     for (const auto& waiter : batch) {
-        api_.AssignRoles(waiter->user_id, {role_id},
-                         [waiter](core::Status one) { RoleDone(waiter, one); });
+        api_.AssignRoles(waiter->user_id, {role_id}, [this, waiter](core::Status one) {
+            if (!one && one.error().http_status == 404) {
+                std::lock_guard lock(mutex_);
+                not_found_.insert(waiter->user_id);
+            }
+            RoleDone(waiter, one);
+        });
     }
 }
 

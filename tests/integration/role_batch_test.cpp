@@ -58,9 +58,9 @@ TEST_F(RoleBatchTest, UsersDeletedBeforeTheirRoleFailWithAReasonAndEveryoneElseH
     StartEmulator({"--rate-limit-per-second", "30", "--rate-limit-burst", "30"});
     json vanishing = json::array();
     for (const auto& customer : deleted) vanishing.push_back("auth0|" + customer);
-    EmulatorPost("/__emulator/faults", {{"kind", "vanish_after_create"},
-                                        {"user_ids", vanishing},
-                                        {"duration_ms", 600000}});
+    EmulatorPost(
+        "/__emulator/faults",
+        {{"kind", "vanish_after_create"}, {"user_ids", vanishing}, {"duration_ms", 600000}});
     EmulatorPost("/__emulator/faults", {{"kind", "delay"},
                                         {"delay_ms", 20},
                                         {"path_prefix", "/api/v2/"},
@@ -144,10 +144,9 @@ TEST_F(RoleBatchTest, UsersDeletedBeforeTheirRoleFailWithAReasonAndEveryoneElseH
         batched_users += std::stoi(size) * calls.get<int>();
     }
     std::cout << "role batches: " << batch_calls << " calls for " << kCustomers
-              << " customers, users per batch " << stats["role_batch_sizes"].dump()
-              << " (largest " << largest << ", mean "
-              << (batch_calls ? double(batched_users) / batch_calls : 0.0) << "), "
-              << per_user_calls << " per-user fallback calls, " << stats["rate_limited"]
+              << " customers, users per batch " << stats["role_batch_sizes"].dump() << " (largest "
+              << largest << ", mean " << (batch_calls ? double(batched_users) / batch_calls : 0.0)
+              << "), " << per_user_calls << " per-user fallback calls, " << stats["rate_limited"]
               << " x 429, faults injected " << stats["faults_injected"] << "\n";
     for (const char* name : {"kyc_bridge_role_batches_total", "kyc_bridge_role_batch_users_total",
                              "kyc_bridge_role_batch_fallbacks_total"}) {

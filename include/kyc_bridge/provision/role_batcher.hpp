@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,9 @@ private:
     RoleBatchStats stats_;
     std::mutex mutex_;
     std::map<std::string, Queue> queues_;
+    /// Users whose own per-user call answered 404: their retries go per-user, so that one
+    /// deleted user does not fail (and split) a new batch on every attempt.
+    std::set<std::string> not_found_;
 };
 
 }  // namespace kyc_bridge::provision

@@ -133,6 +133,24 @@ TEST_F(RoleBatcherTest, NotFoundSplitsTheBatchAndThePerUserFallbackAssignsTheRes
     EXPECT_EQ(batcher.stats().fallbacks.load(), 1u);
 }
 
+TEST_F(RoleBatcherTest, AUserNotFoundOnItsOwnRetriesPerUserNotInTheNextBatch) {
+    RoleBatcher batcher(tenant_, {"rol_1"}, {100, 0ms}, timers_, clock_);
+    AddUser("auth0|u1");
+    Assign(batcher, "auth0|u1");
+    Assign(batcher, "auth0|gone");
+    ASSERT_TRUE(tenant_.Grant());  // 404 → split → gone fails on its own call
+    ASSERT_FALSE(results_.at("auth0|gone").ok());
+    AddUser("auth0|u2");
+    Assign(batcher, "auth0|u2");
+    Assign(batcher, "auth0|gone");  // its job's retry
+    ASSERT_TRUE(tenant_.Grant());
+    ASSERT_EQ(tenant_.batches.size(), 2u);
+    EXPECT_EQ(tenant_.batches[1], std::vector<std::string>{"auth0|u2"}) << "gone stayed out";
+    EXPECT_TRUE(results_.at("auth0|u2").ok());
+    EXPECT_EQ(results_.at("auth0|gone").error().http_status, 404);
+    EXPECT_EQ(batcher.stats().fallbacks.load(), 1u) << "the second batch was not split";
+}
+
 TEST_F(RoleBatcherTest, AUserWithTwoRolesIsDoneWhenBothBatchesSucceeded) {
     RoleBatcher batcher(tenant_, {"rol_1", "rol_2"}, {100, 0ms}, timers_, clock_);
     AddUser("auth0|u1");
