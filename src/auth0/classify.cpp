@@ -65,11 +65,14 @@ ErrorKind KindOf(ApiKind api, long status) {
     return ErrorKind::kPermanent;
 }
 
+// What an operator can do about it. Nothing for the kinds that are retried: whether a job is
+// retried is the retry policy's call, and a "will retry" kept in a failed job's last_error
+// would be false.
 const char* Hint(ErrorKind kind) {
     switch (kind) {
-        case ErrorKind::kTransient: return "will retry";
-        case ErrorKind::kRateLimited: return "rate limit reached, will wait";
-        case ErrorKind::kUnauthorized: return "token refused, fetching a new one";
+        case ErrorKind::kTransient:
+        case ErrorKind::kRateLimited:
+        case ErrorKind::kUnauthorized: return "";
         case ErrorKind::kConfiguration:
             return "check auth0.client_id/client_secret/audience, the client grant and its scopes";
         case ErrorKind::kPermanent:
@@ -130,7 +133,7 @@ std::optional<core::Error> ClassifyAnswer(const Call& call, const http::Response
     std::string message = call.endpoint + " answered " + std::to_string(status);
     if (!words.message.empty()) message += ": " + ScrubAuth0Message(words.message);
     if (!words.code.empty()) message += " (" + words.code + ")";
-    message += std::string("; ") + Hint(kind);
+    if (*Hint(kind) != '\0') message += std::string("; ") + Hint(kind);
 
     core::Error error{kind, std::move(message), words.code, static_cast<int>(status), std::nullopt};
     if (error.code.empty()) error.code = "http_" + std::to_string(status);
@@ -141,7 +144,6 @@ std::optional<core::Error> ClassifyAnswer(const Call& call, const http::Response
 core::Error ClassifyTransportError(const Call& call, const core::Error& transport) {
     core::Error error = transport;
     error.message = call.endpoint + " failed: " + transport.message;
-    if (transport.kind == ErrorKind::kTransient) error.message += "; will retry";
     return error;
 }
 
