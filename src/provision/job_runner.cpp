@@ -108,6 +108,7 @@ Task<core::Result<RunEnd>> JobRunner::Steps(const Job& job, const std::atomic<bo
     CustomerAccount account;
     account.customer_id = job.event.customer_id;
     if (loaded->has_value()) account = **loaded;
+    const bool was_published = account.published;  // an earlier job made the user: an update
 
     if (account.auth0_user_id.empty()) {
         auto user = co_await EnsureUser(job, account);
@@ -132,7 +133,10 @@ Task<core::Result<RunEnd>> JobRunner::Steps(const Job& job, const std::atomic<bo
     }
     auto completed = co_await Complete(job, account);
     if (!completed) co_return completed.error();
-    co_return RunEnd::kDone;
+    RunEnd done{RunEnd::kDone};
+    done.auth0_user_id = account.auth0_user_id;
+    done.outcome = was_published ? "updated" : account.outcome;
+    co_return done;
 }
 
 json JobRunner::DesiredAppMetadata(const Job& job) const {
@@ -281,19 +285,10 @@ Task<Status> JobRunner::SendPasswordSetup(const Job& job, CustomerAccount& accou
     const auto& customer = account.customer_id;
     auto log = core::Logger("provisioner");
     const auto note = TakeNote(customer);
-    auto record_sent = [&](Callback<void> done) {
-        ledger_.RecordPasswordEmailSent(customer, std::move(done));
-    };
     if (note == EmailNote::kSentUnrecorded) {
         // The email went out in this process and only its record failed: retry the record,
         // never the email.
-        auto recorded = co_await Await<void>(record_sent);
-        if (!recorded) {
-            Note(customer, EmailNote::kSentUnrecorded);
-            co_return recorded;
-        }
-        account.password_setup_sent = true;
-        co_return Status{};
+        co_return co_await RecordEmailSent(account);
     }
     if (account.password_email_sending && note != EmailNote::kNotSent) {
         ++stats_.password_emails_uncertain;
@@ -326,9 +321,15 @@ Task<Status> JobRunner::SendPasswordSetup(const Job& job, CustomerAccount& accou
     } else {
         ++stats_.password_emails_sent;
     }
-    auto recorded = co_await Await<void>(record_sent);
+    co_return co_await RecordEmailSent(account);
+}
+
+Task<Status> JobRunner::RecordEmailSent(CustomerAccount& account) {
+    auto recorded = co_await Await<void>([&](Callback<void> done) {
+        ledger_.RecordPasswordEmailSent(account.customer_id, std::move(done));
+    });
     if (!recorded) {
-        Note(customer, EmailNote::kSentUnrecorded);
+        Note(account.customer_id, EmailNote::kSentUnrecorded);  // the next attempt records only
         co_return recorded;
     }
     account.password_setup_sent = true;

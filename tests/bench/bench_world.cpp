@@ -17,6 +17,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "kyc_bridge/core/clock.hpp"
+#include "kyc_bridge/events/user_created.hpp"
+
 namespace kyc_bridge::bench {
 namespace {
 
@@ -196,18 +199,8 @@ json KycEvent(const std::string& customer_id, const std::string& occurred_at) {
 }
 
 std::string Rfc3339Now() {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    const auto millis =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
-        1000;
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[40];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    char out[48];
-    std::snprintf(out, sizeof out, "%s.%03dZ", text, static_cast<int>(millis));
-    return out;
+    return kyc_bridge::events::FormatRfc3339(
+        kyc_bridge::core::ToUnixMillis(std::chrono::system_clock::now()));
 }
 
 }  // namespace kyc_bridge::bench

@@ -41,8 +41,17 @@ struct RunnerSettings {
 inline constexpr const char* kMarkerKey = "provisioned_by";
 inline constexpr const char* kMarkerValue = "kyc-bridge";
 
-/// How a run ended when it did not fail.
-enum class RunEnd { kDone, kParked };
+/// How a run ended when it did not fail; a done run says which user and what became of it.
+struct RunEnd {
+    enum Kind { kDone, kParked };
+    RunEnd(Kind k = kDone) : kind(k) {}  // NOLINT(google-explicit-constructor)
+    friend bool operator==(const RunEnd& end, Kind k) { return end.kind == k; }
+
+    Kind kind = kDone;
+    std::string auth0_user_id;  ///< done: the customer's Auth0 user
+    /// done: "created" | "existing" (this job made or adopted the user), "updated" (a later event)
+    std::string outcome;
+};
 
 struct RunnerStats {
     /// Password emails whose effect was unknown when they were (or were taken as) sent: a job
@@ -87,6 +96,8 @@ private:
     core::Task<core::Status> ApplyProfile(const Job& job, const CustomerAccount& account);
     core::Task<core::Status> AssignRoles(CustomerAccount& account);
     core::Task<core::Status> SendPasswordSetup(const Job& job, CustomerAccount& account);
+    /// Phase 2 of the email; a failed record is noted, so the next attempt records, not resends.
+    core::Task<core::Status> RecordEmailSent(CustomerAccount& account);
     core::Task<core::Status> Complete(const Job& job, const CustomerAccount& account);
     bool NeedsPasswordEmail(const CustomerAccount& account) const;
     nlohmann::json DesiredAppMetadata(const Job& job) const;
