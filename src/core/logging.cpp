@@ -1,22 +1,65 @@
 // SPDX-License-Identifier: Apache-2.0
-// One stderr sink shared by every component logger.
+// One stderr sink shared by every component logger; one formatter that redacts and renders.
 #include "kyc_bridge/core/logging.hpp"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
 
 #include <mutex>
 #include <stdexcept>
 
-#include <spdlog/sinks/stdout_sinks.h>
+#include "kyc_bridge/core/log_line.hpp"
 
 namespace kyc_bridge::core {
 namespace {
 
 std::mutex registry_mutex;
 spdlog::level::level_enum configured_level = spdlog::level::info;
-std::string configured_pattern = "%Y-%m-%dT%H:%M:%S.%e%z %l %n: %v";
+bool configured_json = false;
 
-// JSON lines: the message itself is already key=value text, so it is one escaped string field.
-constexpr const char* kJsonPattern =
-    R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","component":"%n","msg":"%v"})";
+constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%e%z %l %n: %v";
+constexpr const char* kTimePattern = "%Y-%m-%dT%H:%M:%S.%e%z";
+
+/// Redacts every message (the safety net under "no personal data in logs"), then renders it
+/// as text (the pattern above) or as one JSON object per line. spdlog calls it under the sink's
+/// lock, so its pattern formatter's cache needs none of its own.
+class LineFormatter final : public spdlog::formatter {
+public:
+    explicit LineFormatter(bool json)
+        : json_(json),
+          pattern_(std::make_unique<spdlog::pattern_formatter>(
+              json ? kTimePattern : kTextPattern, spdlog::pattern_time_type::local,
+              json ? "" : spdlog::details::os::default_eol)) {}
+
+    void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+        const std::string message =
+            RedactPersonalData(std::string_view(msg.payload.data(), msg.payload.size()));
+        if (!json_) {
+            spdlog::details::log_msg redacted = msg;
+            redacted.payload = message;
+            pattern_->format(redacted, dest);
+            return;
+        }
+        spdlog::memory_buf_t time;
+        pattern_->format(msg, time);
+        const auto level = spdlog::level::to_string_view(msg.level);
+        const auto line =
+            JsonLogLine(std::string_view(time.data(), time.size()),
+                        std::string_view(level.data(), level.size()),
+                        std::string_view(msg.logger_name.data(), msg.logger_name.size()), message);
+        dest.append(line.data(), line.data() + line.size());
+        const std::string_view eol = spdlog::details::os::default_eol;
+        dest.append(eol.data(), eol.data() + eol.size());
+    }
+
+    std::unique_ptr<spdlog::formatter> clone() const override {
+        return std::make_unique<LineFormatter>(json_);
+    }
+
+private:
+    bool json_;
+    std::unique_ptr<spdlog::pattern_formatter> pattern_;
+};
 
 }  // namespace
 
@@ -30,9 +73,9 @@ void SetUpLogging(const std::string& level, const std::string& format) {
     }
     std::lock_guard lock(registry_mutex);
     configured_level = parsed;
-    configured_pattern = format == "json" ? kJsonPattern : configured_pattern;
+    configured_json = format == "json";
     spdlog::set_level(parsed);
-    spdlog::set_pattern(configured_pattern);
+    spdlog::set_formatter(std::make_unique<LineFormatter>(configured_json));
 }
 
 std::shared_ptr<spdlog::logger> Logger(const std::string& component) {
@@ -41,9 +84,13 @@ std::shared_ptr<spdlog::logger> Logger(const std::string& component) {
     auto logger = std::make_shared<spdlog::logger>(
         component, std::make_shared<spdlog::sinks::stderr_sink_mt>());
     logger->set_level(configured_level);
-    logger->set_pattern(configured_pattern);
+    logger->set_formatter(std::make_unique<LineFormatter>(configured_json));
     spdlog::register_logger(logger);
     return logger;
+}
+
+std::unique_ptr<spdlog::formatter> MakeLineFormatter(bool json) {
+    return std::make_unique<LineFormatter>(json);
 }
 
 }  // namespace kyc_bridge::core
