@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // `kyc-bridge`: the daemon (`run`) and, as they come, the ops verbs, on one binary.
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "kyc_bridge/app/daemon.hpp"
 #include "kyc_bridge/config/config.hpp"
@@ -26,8 +25,8 @@ constexpr int kExitStartup = 1;
 int RunDaemon(const std::string& config_path) {
     using kyc_bridge::config::ConfigError;
     try {
-        auto config = kyc_bridge::config::LoadConfig(config_path,
-                                                     kyc_bridge::config::ProcessEnvironment());
+        auto config =
+            kyc_bridge::config::LoadConfig(config_path, kyc_bridge::config::ProcessEnvironment());
         try {
             kyc_bridge::core::SetUpLogging(config.log.level, config.log.format);
         } catch (const std::invalid_argument& e) {

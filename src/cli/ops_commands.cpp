@@ -1,124 +1,185 @@
 // SPDX-License-Identifier: Apache-2.0
-// The ops verbs: read the config for the store path, open the store, print or change rows.
+// The ops verbs' command line: options, the store path from --store or the config, dispatch.
 #include "ops_commands.hpp"
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <ctime>
 #include <iostream>
 
-#include <nlohmann/json.hpp>
-
 #include "kyc_bridge/config/config.hpp"
-#include "kyc_bridge/store/store.hpp"
 
 namespace kyc_bridge::cli {
 
-OpsCommands::OpsCommands(CLI::App& app) {
-    auto* jobs = app.add_subcommand("jobs", "List and replay provisioning jobs in the store");
-    jobs->require_subcommand(1);
-    jobs_list_ = jobs->add_subcommand("list", "List jobs (default: failed ones)");
-    jobs_list_->add_option("--state", state_, "pending, done or failed")
-        ->check(CLI::IsMember({"pending", "done", "failed"}));
-    jobs_list_->add_option("--limit", limit_, "At most this many rows");
-    jobs_list_->add_flag("--json", json_, "One JSON object per line");
-    jobs_replay_ = jobs->add_subcommand("replay", "Put a failed job back in the queue, due now");
-    jobs_replay_->add_option("job_id", job_id_, "The job to replay")->required();
-    auto* rejected = app.add_subcommand("rejected", "Events rejected as invalid (dead-lettered)");
-    rejected->require_subcommand(1);
-    rejected_list_ = rejected->add_subcommand("list", "List rejected events with their reasons");
-    rejected_list_->add_option("--limit", limit_, "At most this many rows");
-    rejected_list_->add_flag("--json", json_, "One JSON object per line");
-    auto* outbox = app.add_subcommand("outbox", "Outbox rows the relay could not publish");
-    outbox->require_subcommand(1);
-    set_aside_list_ = outbox->add_subcommand(
-        "set-aside", "List rows Kafka refused for good (e.g. too large), with the reason");
-    set_aside_list_->add_option("--limit", limit_, "At most this many rows");
-    set_aside_list_->add_flag("--json", json_, "One JSON object per line");
-    for (auto* command : {jobs_list_, jobs_replay_, rejected_list_, set_aside_list_}) {
-        command->add_option("-c,--config", config_path_, "TOML config file (for store.path)");
+std::chrono::milliseconds ParseDuration(const std::string& text) {
+    std::size_t used = 0;
+    long long count = -1;
+    try {
+        count = std::stoll(text, &used);
+    } catch (const std::exception&) {
+    }
+    if (count < 0 || used + 1 != text.size()) {
+        throw std::invalid_argument("'" + text + "' is not a duration like 45s, 30m, 2h or 7d");
+    }
+    using namespace std::chrono;
+    switch (text.back()) {
+        case 's':
+            return seconds{count};
+        case 'm':
+            return minutes{count};
+        case 'h':
+            return hours{count};
+        case 'd':
+            return hours{24 * count};
+        default:
+            throw std::invalid_argument("'" + text + "' is not a duration like 45s, 30m, 2h or 7d");
     }
 }
 
-int OpsCommands::PrintSetAside(store::Store& store) const {
-    auto rows = store.ListSetAside(limit_);
-    if (!rows) throw std::runtime_error(rows.error().message);
-    if (!json_) std::cout << "seq\tevent_id\ttopic\treason\n";
-    for (const auto& row : *rows) {
-        if (json_) {
-            std::cout << nlohmann::json{{"seq", row.seq}, {"event_id", row.event_id},
-                                        {"topic", row.topic}, {"reason", row.reason},
-                                        {"set_aside_at_ms", row.set_aside_at_ms}}
-                             .dump()
-                      << "\n";
-        } else {
-            std::cout << row.seq << "\t" << row.event_id << "\t" << row.topic << "\t" << row.reason
-                      << "\n";
-        }
-    }
-    return 0;
+std::string FormatTime(std::int64_t unix_ms) {
+    if (unix_ms == 0) return "-";
+    std::time_t seconds = unix_ms / 1000;
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+std::int64_t NowMs() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+store::AuditContext Actor(const std::string& action, const std::string& reason) {
+    store::AuditContext audit{action, reason, "uid:" + std::to_string(geteuid()), "unknown"};
+    if (const passwd* user = getpwuid(geteuid()); user && user->pw_name)
+        audit.os_user = user->pw_name;
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') audit.host = host;
+    return audit;
+}
+
+CLI::App* OpsCommands::AddStoreVerb(CLI::App* parent, const std::string& name,
+                                    const std::string& help, Verb verb) {
+    auto* command = parent->add_subcommand(name, help);
+    command->add_option("-c,--config", options_.config_path,
+                        "TOML config file (only store.* is needed: no Auth0 secret)");
+    command->add_option("--store", options_.store_path, "The store file (instead of --config)");
+    command->add_flag("--json", options_.json, "JSON instead of text (lists: one object a line)");
+    verbs_.emplace_back(command, std::move(verb));
+    return command;
+}
+
+void OpsCommands::AddFilters(CLI::App* command) {
+    command->add_option("--since", options_.since, "Failed within this long: 30m, 2h, 7d");
+    command->add_option(
+        "--error-class", options_.error_class,
+        "transient, rate_limited, unauthorized, configuration, permanent, conflict");
+    command->add_option("--customer", options_.customer, "Only this customer id");
+}
+
+OpsCommands::OpsCommands(CLI::App& app) {
+    AddStoreVerb(&app, "status", "Jobs by state, oldest pending, outbox, quarantine, last errors",
+                 Status);
+
+    auto* failed = app.add_subcommand("failed", "Failed jobs: list them, explain one");
+    failed->require_subcommand(1);
+    auto* failed_list = AddStoreVerb(failed, "list", "Failed jobs, newest first", FailedList);
+    AddFilters(failed_list);
+    failed_list->add_option("--limit", options_.limit, "At most this many rows");
+    AddStoreVerb(failed, "show", "A job, its recorded steps and every attempt's error", FailedShow)
+        ->add_option("job_id", options_.id, "The job")
+        ->required();
+
+    auto* replay = AddStoreVerb(
+        &app, "replay", "Put failed jobs back to pending with a fresh attempt budget", Replay);
+    replay->add_option("job_ids", options_.job_ids, "Jobs to replay (or --all-failed)");
+    replay->add_flag("--all-failed", options_.all_failed, "Every failed job matching the filters");
+    AddFilters(replay);
+    replay->add_flag("--dry-run", options_.dry_run, "List what would be replayed; change nothing");
+    replay
+        ->add_option("--max-per-second", options_.max_per_second,
+                     "Spread the replayed jobs' due times: job i is due at now + i/N s")
+        ->check(CLI::PositiveNumber);
+    replay->add_option("--reason", options_.reason, "Why (written to the audit trail)")->required();
+
+    auto* rejected = app.add_subcommand("rejected", "Events rejected as invalid (dead-lettered)");
+    rejected->require_subcommand(1);
+    AddStoreVerb(rejected, "list", "Rejected events with their ids and reasons", RejectedList)
+        ->add_option("--limit", options_.limit, "At most this many rows");
+    auto* rejected_replay = AddStoreVerb(
+        rejected, "replay", "Validate a rejected event again; ingest it as a job if valid now",
+        RejectedReplay);
+    rejected_replay->add_option("id", options_.id, "The id from `rejected list`")->required();
+    rejected_replay->add_option("--reason", options_.reason, "Why (audited)")->required();
+
+    auto* audit = app.add_subcommand("audit", "The audit trail of ops actions");
+    audit->require_subcommand(1);
+    auto* audit_list = AddStoreVerb(audit, "list", "Audit rows, oldest first", AuditList);
+    audit_list->add_option("--since", options_.since, "Within this long: 30m, 2h, 7d");
+    audit_list->add_option("--limit", options_.limit, "At most this many rows");
+
+    auto* outbox = app.add_subcommand("outbox", "Outbox rows the relay could not publish");
+    outbox->require_subcommand(1);
+    AddStoreVerb(outbox, "set-aside",
+                 "List rows Kafka refused for good (e.g. too large), with the reason", SetAsideList)
+        ->add_option("--limit", options_.limit, "At most this many rows");
+
+    // The older verbs, kept: `jobs replay ID` is `replay ID --reason "jobs replay"`.
+    auto* jobs = app.add_subcommand("jobs", "List and replay provisioning jobs in the store");
+    jobs->require_subcommand(1);
+    auto* jobs_list = AddStoreVerb(jobs, "list", "List jobs (default: failed ones)", JobsList);
+    jobs_list->add_option("--state", options_.state, "pending, done or failed")
+        ->check(CLI::IsMember({"pending", "done", "failed"}));
+    jobs_list->add_option("--limit", options_.limit, "At most this many rows");
+    jobs_replay_ =
+        AddStoreVerb(jobs, "replay", "Put a failed job back in the queue, due now", Replay);
+    jobs_replay_->add_option("job_id", options_.id, "The job to replay")->required();
+
+    check_config_ = app.add_subcommand(
+        "check-config", "Validate the config; check the token's scopes, the roles and the topics");
+    check_config_->add_option("-c,--config", options_.config_path, "TOML config file")->required();
+    check_config_->add_flag("--json", options_.json, "One JSON object");
 }
 
 int OpsCommands::Execute() {
-    std::string store_path;
+    if (*check_config_) return CheckConfig(options_);
+    if (*jobs_replay_) {
+        options_.job_ids = {options_.id};
+        options_.reason = "jobs replay";
+    }
+    std::string store_path = options_.store_path;
     int busy_timeout_ms = 5000;
-    try {
-        auto config = config::LoadConfig(config_path_, config::ProcessEnvironment());
-        store_path = config.store.path;
-        busy_timeout_ms = config.store.busy_timeout_ms;
-    } catch (const config::ConfigError& e) {
-        std::cerr << "kyc-bridge: config error: " << e.what() << "\n";
-        return 2;
+    if (store_path.empty()) {
+        try {
+            auto config = config::LoadConfig(options_.config_path, config::ProcessEnvironment(),
+                                             config::Secrets::kSkip);
+            store_path = config.store.path;
+            busy_timeout_ms = config.store.busy_timeout_ms;
+        } catch (const config::ConfigError& e) {
+            std::cerr << "kyc-bridge: config error: " << e.what() << "\n";
+            return kExitConfig;
+        }
     }
     core::SystemClock clock;
     try {
-        store::Store store(store_path, std::chrono::milliseconds{busy_timeout_ms}, clock);
-        if (*jobs_list_) {
-            auto jobs = store.ListJobs(state_, limit_);
-            if (!jobs) throw std::runtime_error(jobs.error().message);
-            if (!json_) std::cout << "job_id\tcustomer_id\tstate\tattempts\tlast_error\n";
-            for (const auto& j : *jobs) {
-                if (json_) {
-                    std::cout << nlohmann::json{{"job_id", j.job_id}, {"event_id", j.event_id},
-                                                {"customer_id", j.customer_id}, {"state", j.state},
-                                                {"attempts", j.attempts}, {"last_error", j.last_error},
-                                                {"updated_at_ms", j.updated_at_ms}}
-                                     .dump()
-                              << "\n";
-                } else {
-                    std::cout << j.job_id << "\t" << j.customer_id << "\t" << j.state << "\t"
-                              << j.attempts << "\t" << j.last_error << "\n";
-                }
-            }
-            return 0;
+        store::StoreOptions store_options;
+        store_options.open = store::StoreOptions::Open::kOpenExisting;
+        store::Store store(store_path, std::chrono::milliseconds{busy_timeout_ms}, clock,
+                           store_options);
+        for (const auto& [command, verb] : verbs_) {
+            if (*command) return verb(store, options_);
         }
-        if (*jobs_replay_) {
-            auto replayed = store.ReplayJob(job_id_);
-            if (!replayed) throw std::runtime_error(replayed.error().message);
-            if (!*replayed) {
-                std::cerr << "kyc-bridge: job " << job_id_ << " is not failed; nothing replayed\n";
-                return 3;
-            }
-            std::cout << "job " << job_id_ << " queued for replay\n";
-            return 0;
-        }
-        if (*set_aside_list_) return PrintSetAside(store);
-        auto rejected = store.ListRejected(limit_);
-        if (!rejected) throw std::runtime_error(rejected.error().message);
-        if (!json_) std::cout << "source\tevent_id\treason\n";
-        for (const auto& r : *rejected) {
-            if (json_) {
-                std::cout << nlohmann::json{{"topic", r.origin.topic}, {"partition", r.origin.partition},
-                                            {"offset", r.origin.offset}, {"event_id", r.event_id},
-                                            {"reason", r.reason}}
-                                 .dump()
-                          << "\n";
-            } else {
-                std::cout << r.origin.topic << "/" << r.origin.partition << "/" << r.origin.offset
-                          << "\t" << r.event_id << "\t" << r.reason << "\n";
-            }
-        }
-        return 0;
+        std::cerr << "kyc-bridge: no verb chosen\n";
+        return kExitProblem;
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "kyc-bridge: " << e.what() << "\n";
+        return kExitProblem;
     } catch (const std::exception& e) {
         std::cerr << "kyc-bridge: store error: " << e.what() << "\n";
-        return 1;
+        return kExitProblem;
     }
 }
 

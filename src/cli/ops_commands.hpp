@@ -1,35 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0
-// Ops verbs on the store, safe while the daemon runs (SQLite WAL): list and replay jobs.
+// Ops verbs on the store, safe while the daemon runs (SQLite WAL), and check-config.
 #pragma once
 
-#include <cstdint>
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <functional>
+#include <vector>
 
-#include "kyc_bridge/store/store.hpp"
+#include "ops_verbs.hpp"
 
 namespace kyc_bridge::cli {
 
-/// Registers `jobs list`, `jobs replay`, `rejected list`, `outbox set-aside` on `app`; Execute() runs the chosen one.
+/// Registers the ops verbs on `app`: status, failed list|show, replay, rejected list|replay,
+/// audit list, outbox set-aside, check-config, and the older jobs list|replay. Execute() runs
+/// the chosen one. Every store verb takes --store PATH or --config FILE (the store path only:
+/// no Auth0 secret needed) and --json; a store file that does not exist is an error.
 class OpsCommands {
 public:
     explicit OpsCommands(CLI::App& app);
-    /// Returns the exit code: 0 done, 1 store error, 2 config error, 3 nothing to replay.
+    /// Returns the exit code (kExitOk, kExitProblem, kExitConfig, kExitNothing).
     int Execute();
 
 private:
-    int PrintSetAside(store::Store& store) const;
+    using Verb = std::function<int(store::Store&, const OpsOptions&)>;
+    /// Adds --config, --store and --json to `command` and remembers what it runs.
+    CLI::App* AddStoreVerb(CLI::App* parent, const std::string& name, const std::string& help,
+                           Verb verb);
+    void AddFilters(CLI::App* command);
 
-    CLI::App* jobs_list_ = nullptr;
+    OpsOptions options_;
+    std::vector<std::pair<CLI::App*, Verb>> verbs_;
     CLI::App* jobs_replay_ = nullptr;
-    CLI::App* rejected_list_ = nullptr;
-    CLI::App* set_aside_list_ = nullptr;
-    std::string config_path_ = "config/kyc-bridge.toml";
-    std::string state_ = "failed";
-    std::size_t limit_ = 100;
-    bool json_ = false;
-    std::int64_t job_id_ = 0;
+    CLI::App* check_config_ = nullptr;
 };
 
 }  // namespace kyc_bridge::cli

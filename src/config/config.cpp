@@ -211,13 +211,17 @@ std::string ReadSecretFile(const std::string& path) {
     return secret;
 }
 
-void ResolveAuth0(Auth0Config& a) {
+void ResolveSecret(Auth0Config& a) {
     Require(!a.client_id.empty(), "auth0.client_id", "is required");
     if (a.client_secret.empty() && !a.client_secret_file.empty()) {
         a.client_secret = ReadSecretFile(a.client_secret_file);
     }
     Require(!a.client_secret.empty(), "auth0.client_secret",
             "is required (set KYC_BRIDGE_AUTH0_CLIENT_SECRET or auth0.client_secret_file)");
+}
+
+void ResolveAuth0(Auth0Config& a, Secrets secrets) {
+    if (secrets == Secrets::kRequire) ResolveSecret(a);
     Require(!a.domain.empty() || !a.base_url.empty(), "auth0.domain", "is required");
     if (a.base_url.empty()) a.base_url = "https://" + a.domain;
     while (a.base_url.size() > 1 && a.base_url.back() == '/') a.base_url.pop_back();
@@ -241,14 +245,14 @@ void ResolveAuth0(Auth0Config& a) {
             "must be 0 (no cap) or positive");
 }
 
-void Validate(Config& c) {
+void Validate(Config& c, Secrets secrets) {
     Require(!c.kafka.brokers.empty(), "kafka.brokers", "is required (a bootstrap list or \"embedded\")");
     Require(!c.kafka.group_id.empty(), "kafka.group_id", "is required");
     Require(!c.kafka.input_topic.empty(), "kafka.input_topic", "is required");
     Require(!c.kafka.output_topic.empty(), "kafka.output_topic", "is required");
     Require(!c.kafka.dead_letter_topic.empty(), "kafka.dead_letter_topic", "is required");
     Require(c.kafka.embedded_partitions >= 1, "kafka.embedded_partitions", "must be at least 1");
-    ResolveAuth0(c.auth0);
+    ResolveAuth0(c.auth0, secrets);
     Require(!c.store.path.empty(), "store.path", "is required");
     Require(c.store.busy_timeout_ms >= 0, "store.busy_timeout_ms", "must not be negative");
     auto colon = c.http.listen.rfind(':');
@@ -292,7 +296,7 @@ Environment ProcessEnvironment() {
 }
 
 Config ParseConfig(const std::string& toml_text, const Environment& env,
-                   const std::string& source_name) {
+                   const std::string& source_name, Secrets secrets) {
     Config config;
     auto keys = KnownKeys(config);
     toml::table root;
@@ -305,16 +309,48 @@ Config ParseConfig(const std::string& toml_text, const Environment& env,
     }
     ApplyToml(root, keys, config);
     ApplyEnvironment(env, keys, config);
-    Validate(config);
+    Validate(config, secrets);
     return config;
 }
 
-Config LoadConfig(const std::string& path, const Environment& env) {
+std::vector<std::pair<std::string, std::string>> EffectiveValues(const Config& config) {
+    Config copy = config;  // KnownKeys wants targets it may write; nothing is written here
+    std::vector<std::pair<std::string, std::string>> values;
+    for (const auto& key : KnownKeys(copy)) {
+        std::string text = std::visit(
+            [](auto* target) -> std::string {
+                using T = std::remove_pointer_t<decltype(target)>;
+                if constexpr (std::is_same_v<T, std::string>) return *target;
+                else if constexpr (std::is_same_v<T, bool>) return *target ? "true" : "false";
+                else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                    std::string joined;
+                    for (const auto& item : *target) joined += (joined.empty() ? "" : ",") + item;
+                    return joined;
+                } else {
+                    std::ostringstream out;
+                    out << *target;
+                    return out.str();
+                }
+            },
+            key.target);
+        if (key.dotted() == "auth0.client_secret" && !text.empty()) text = "***";
+        values.emplace_back(key.dotted(), text);
+    }
+    for (const auto& [name, value] : config.kafka.properties) {
+        bool secret = name.find("password") != std::string::npos ||
+                      name.find("secret") != std::string::npos ||
+                      name.find("oauthbearer.config") != std::string::npos;
+        values.emplace_back("kafka.properties." + name, secret ? "***" : value);
+    }
+    return values;
+}
+
+Config LoadConfig(const std::string& path, const Environment& env, Secrets secrets) {
     std::ifstream in(path);
     if (!in) throw ConfigError("--config", "cannot read '" + path + "'");
     std::stringstream text;
     text << in.rdbuf();
-    return ParseConfig(text.str(), env, path);
+    return ParseConfig(text.str(), env, path, secrets);
 }
 
 }  // namespace kyc_bridge::config

@@ -101,6 +101,43 @@ DROP INDEX outbox_unsent;
 CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at_ms IS NULL AND set_aside_at_ms IS NULL;
 CREATE INDEX outbox_set_aside ON outbox (seq) WHERE set_aside_at_ms IS NOT NULL;
 )sql",
+    // 4: operations. Every failed attempt of a job (for `failed show`; messages are free of
+    // personal data by contract), the audit trail of ops actions, and a small key/value table
+    // the daemon writes its state to (quarantine) for `status`.
+    R"sql(
+CREATE TABLE job_attempts (
+    job_id   INTEGER NOT NULL REFERENCES jobs(job_id),
+    attempt  INTEGER NOT NULL,
+    kind     TEXT NOT NULL,
+    code     TEXT NOT NULL,
+    message  TEXT NOT NULL,
+    at_ms    INTEGER NOT NULL
+);
+CREATE INDEX job_attempts_by_job ON job_attempts (job_id, at_ms);
+
+CREATE TABLE audit (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms     INTEGER NOT NULL,
+    action    TEXT NOT NULL,
+    job_id    INTEGER,
+    event_ref TEXT NOT NULL DEFAULT '',
+    reason    TEXT NOT NULL,
+    os_user   TEXT NOT NULL,
+    host      TEXT NOT NULL
+);
+CREATE INDEX audit_by_time ON audit (at_ms);
+
+CREATE TABLE daemon_state (
+    key            TEXT PRIMARY KEY,
+    value          TEXT NOT NULL,
+    updated_at_ms  INTEGER NOT NULL
+);
+-- failed list filters by time; status finds the oldest pending job.
+CREATE INDEX jobs_state_updated ON jobs (state, updated_at_ms);
+CREATE INDEX jobs_state_created ON jobs (state, created_at_ms);
+CREATE INDEX outbox_unsent_created ON outbox (created_at_ms)
+    WHERE sent_at_ms IS NULL AND set_aside_at_ms IS NULL;
+)sql",
 };
 
 int UserVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }

@@ -38,9 +38,10 @@ WriteStatements::WriteStatements(SQLite::Database& db)
       complete_job(db,
                    "UPDATE jobs SET state = 'done', is_head = 0, updated_at_ms = ? "
                    "WHERE job_id = ? AND state IN ('pending', 'done')"),
+      // ?1 due, ?2 job, ?3 now.
       replay_job(db,
                  "UPDATE jobs SET state = 'pending', attempts = 0, conflict_attempts = 0, "
-                 "next_attempt_at_ms = ?1, updated_at_ms = ?1 "
+                 "next_attempt_at_ms = ?1, updated_at_ms = ?3 "
                  "WHERE job_id = ?2 AND state = 'failed'"),
       profile_applied(db,
                       "UPDATE jobs SET profile_applied = 1, updated_at_ms = ? WHERE job_id = ?"),
@@ -71,7 +72,16 @@ WriteStatements::WriteStatements(SQLite::Database& db)
       mark_sent(db, "UPDATE outbox SET sent_at_ms = ? WHERE seq = ? AND sent_at_ms IS NULL"),
       set_aside(db,
                 "UPDATE outbox SET set_aside_reason = ?1, set_aside_at_ms = ?2 "
-                "WHERE seq = ?3 AND sent_at_ms IS NULL AND set_aside_at_ms IS NULL") {}
+                "WHERE seq = ?3 AND sent_at_ms IS NULL AND set_aside_at_ms IS NULL"),
+      insert_attempt(db,
+                     "INSERT INTO job_attempts (job_id, attempt, kind, code, message, at_ms) "
+                     "VALUES (?, ?, ?, ?, ?, ?)"),
+      insert_audit(db,
+                   "INSERT INTO audit (at_ms, action, job_id, event_ref, reason, os_user, host) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      set_daemon_state(db,
+                       "INSERT INTO daemon_state (key, value, updated_at_ms) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT (key) DO UPDATE SET value = ?2, updated_at_ms = ?3") {}
 
 ReadStatements::ReadStatements(SQLite::Database& db)
     : due_jobs(db, R"sql(
@@ -107,8 +117,38 @@ LIMIT ?3)sql"),
                 "last_error_kind, last_error, created_at_ms, updated_at_ms "
                 "FROM jobs WHERE ?1 = '' OR state = ?1 ORDER BY job_id DESC LIMIT ?2"),
       list_rejected(db,
-                    "SELECT topic, partition, offset, event_id, reason, rejected_at_ms "
+                    "SELECT topic, partition, offset, event_id, reason, rejected_at_ms, id "
                     "FROM rejected ORDER BY id DESC LIMIT ?"),
-      count_by_state(db, "SELECT state, count(*) FROM jobs GROUP BY state") {}
+      count_by_state(db, "SELECT state, count(*) FROM jobs GROUP BY state"),
+      oldest_pending(db, "SELECT min(created_at_ms) FROM jobs WHERE state = 'pending'"),
+      oldest_unsent(db,
+                    "SELECT min(created_at_ms) FROM outbox "
+                    "WHERE sent_at_ms IS NULL AND set_aside_at_ms IS NULL"),
+      list_failed(db,
+                  "SELECT job_id, event_id, customer_id, state, attempts, "
+                  "last_error_kind, last_error, created_at_ms, updated_at_ms "
+                  "FROM jobs WHERE state = 'failed' AND updated_at_ms >= ?1 "
+                  "AND (?2 = '' OR last_error_kind = ?2) AND (?3 = '' OR customer_id = ?3) "
+                  "ORDER BY job_id DESC LIMIT ?4"),
+      job_detail(db,
+                 "SELECT job_id, event_id, customer_id, state, attempts, "
+                 "last_error_kind, last_error, created_at_ms, updated_at_ms, "
+                 "conflict_attempts, profile_applied, next_attempt_at_ms "
+                 "FROM jobs WHERE job_id = ?"),
+      job_attempts(db,
+                   "SELECT attempt, kind, code, message, at_ms FROM job_attempts "
+                   "WHERE job_id = ? ORDER BY at_ms, rowid"),
+      load_rejected(db,
+                    "SELECT topic, partition, offset, event_id, reason, rejected_at_ms, id, "
+                    "payload FROM rejected WHERE id = ?"),
+      list_audit(db,
+                 "SELECT id, at_ms, action, job_id, event_ref, reason, os_user, host "
+                 "FROM audit WHERE at_ms >= ? ORDER BY id LIMIT ?"),
+      // SQLite takes the bare columns from the row holding max() (lang_select.html#bareagg).
+      last_errors(db,
+                  "SELECT last_error_kind, last_error, job_id, max(updated_at_ms) FROM jobs "
+                  "WHERE state IN ('pending', 'failed') AND last_error_kind != '' "
+                  "GROUP BY last_error_kind ORDER BY last_error_kind"),
+      get_daemon_state(db, "SELECT value, updated_at_ms FROM daemon_state WHERE key = ?") {}
 
 }  // namespace kyc_bridge::store

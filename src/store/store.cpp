@@ -16,9 +16,6 @@ namespace kyc_bridge::store {
 
 namespace {
 
-// Rejected payloads are kept for ops, not replayed: a bounded copy is enough.
-constexpr std::size_t kMaxRejectedPayload = 64 * 1024;
-
 std::string SqliteSlug(int extended_code) {
     switch (extended_code & 0xff) {
         case SQLITE_BUSY:
@@ -47,9 +44,11 @@ void CreateParentDirectory(const std::string& path) {
 
 // The write connection. Throws SQLite::Exception or std::runtime_error (schema from a newer
 // build).
-SQLite::Database OpenWriter(const std::string& path, std::chrono::milliseconds busy_timeout) {
-    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
-                        static_cast<int>(busy_timeout.count()));
+SQLite::Database OpenWriter(const std::string& path, std::chrono::milliseconds busy_timeout,
+                            StoreOptions::Open open) {
+    int flags = SQLite::OPEN_READWRITE;
+    if (open == StoreOptions::Open::kCreate) flags |= SQLite::OPEN_CREATE;
+    SQLite::Database db(path, flags, static_cast<int>(busy_timeout.count()));
     // WAL: the CLI reads while the daemon writes, and a writer waits busy_timeout instead of
     // blocking readers (https://www.sqlite.org/wal.html). The mode is persistent in the file.
     auto mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
@@ -90,7 +89,7 @@ core::Error ErrorFrom(std::string_view operation, const SQLite::Exception& e) {
 Store::Impl::Impl(const std::string& path, std::chrono::milliseconds busy_timeout,
                   const core::Clock& clock, StoreOptions options)
     : clock(clock),
-      write_db(OpenWriter(path, busy_timeout)),
+      write_db(OpenWriter(path, busy_timeout, options.open)),
       read_db(OpenReader(path, busy_timeout)),
       w(write_db),
       r(read_db),
@@ -111,7 +110,15 @@ bool Store::Impl::InsertOutbox(const provision::OutboundEvent& event, std::int64
 
 Store::Store(const std::string& path, std::chrono::milliseconds busy_timeout,
              const core::Clock& clock, StoreOptions options) {
-    CreateParentDirectory(path);
+    if (options.open == StoreOptions::Open::kOpenExisting) {
+        // A mistyped path must not become a new, empty, migrated store.
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec)) {
+            throw StoreError("store " + path + ": no such store file (check store.path or --store)");
+        }
+    } else {
+        CreateParentDirectory(path);
+    }
     try {
         impl_ = std::make_unique<Impl>(path, busy_timeout, clock, options);
     } catch (const SQLite::Exception& e) {

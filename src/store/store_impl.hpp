@@ -9,6 +9,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,10 @@
 
 namespace kyc_bridge::store {
 
+/// Rejected payloads are kept for ops (and `rejected replay`): a bounded copy is enough, and a
+/// truncated one is never replayed.
+inline constexpr std::size_t kMaxRejectedPayload = 64 * 1024;
+
 /// Every statement of the write connection, one per operation, prepared once (statements.cpp).
 /// Used only on the writer thread.
 struct WriteStatements {
@@ -30,6 +35,7 @@ struct WriteStatements {
     SQLite::Statement upsert_user, upsert_roles, upsert_email_sending, upsert_email_sent,
         upsert_published;
     SQLite::Statement mark_sent, set_aside;
+    SQLite::Statement insert_attempt, insert_audit, set_daemon_state;
 };
 
 /// Every statement of the read connection, prepared once; guarded by Impl::read_mutex.
@@ -38,6 +44,9 @@ struct ReadStatements {
     SQLite::Statement due_jobs, next_due, load_account;
     SQLite::Statement pending_outbox, count_unsent, list_set_aside, count_set_aside;
     SQLite::Statement list_jobs, list_rejected, count_by_state;
+    SQLite::Statement oldest_pending, oldest_unsent;
+    SQLite::Statement list_failed, job_detail, job_attempts, load_rejected, list_audit,
+        last_errors, get_daemon_state;
 };
 
 struct Store::Impl {
@@ -85,6 +94,11 @@ struct Store::Impl {
     void FailUnparseable(std::int64_t job_id, const core::Error& error);
     /// Moves a pending job to `new_state` with its attempt count and error; a kPermanent error if
     /// the job is not pending.
+    /// Appends one row to the attempts history of a job (what ended that attempt).
+    void RecordAttempt(std::int64_t job_id, int attempt, const core::Error& error);
+    /// Appends one audit row (?job_id may be absent, event_ref may be empty).
+    void InsertAudit(const AuditContext& audit, std::optional<std::int64_t> job_id,
+                     const std::string& event_ref);
     core::Status UpdatePending(std::string_view operation, std::int64_t job_id,
                                const char* new_state, int attempts, std::int64_t next_attempt_ms,
                                const core::Error& error);

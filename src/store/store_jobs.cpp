@@ -79,8 +79,20 @@ core::Status Store::Impl::UpdatePending(std::string_view operation, std::int64_t
     update->bind(7, error.kind == core::ErrorKind::kConflict ? 1 : 0);
     update->bind(8, job_id);
     if (update->exec() == 0) return NotInState(operation, job_id, "pending");
+    RecordAttempt(job_id, attempts, error);
     if (std::string_view(new_state) != "pending") RefreshHead(CustomerOf(job_id));
     return {};
+}
+
+void Store::Impl::RecordAttempt(std::int64_t job_id, int attempt, const core::Error& error) {
+    StatementUse insert(w.insert_attempt);
+    insert->bind(1, job_id);
+    insert->bind(2, attempt);
+    insert->bind(3, std::string(core::ToString(error.kind)));
+    insert->bind(4, error.code);
+    insert->bind(5, error.message);
+    insert->bind(6, NowMs());
+    insert->exec();
 }
 
 core::Result<std::vector<provision::Job>> Store::DueJobs(

@@ -21,6 +21,8 @@ core::Result<std::vector<JobSummary>> Store::ListJobs(const std::string& state, 
             auto kind = query->getColumn(5).getString();
             auto message = query->getColumn(6).getString();
             job.last_error = kind.empty() ? message : kind + ": " + message;
+            job.last_error_kind = kind;
+            job.last_error_message = message;
             job.created_at_ms = query->getColumn(7).getInt64();
             job.updated_at_ms = query->getColumn(8).getInt64();
             jobs.push_back(std::move(job));
@@ -42,6 +44,7 @@ core::Result<std::vector<RejectedSummary>> Store::ListRejected(std::size_t limit
             row.event_id = query->getColumn(3).getString();
             row.reason = query->getColumn(4).getString();
             row.rejected_at_ms = query->getColumn(5).getInt64();
+            row.id = query->getColumn(6).getInt64();
             rows.push_back(std::move(row));
         }
         return rows;
@@ -56,6 +59,7 @@ core::Result<bool> Store::ReplayJob(std::int64_t job_id) {
         StatementUse update(impl_->w.replay_job);
         update->bind(1, impl_->NowMs());
         update->bind(2, job_id);
+        update->bind(3, impl_->NowMs());
         replayed = update->exec() > 0;
         if (replayed) impl_->RefreshHead(impl_->CustomerOf(job_id));
         return {};
@@ -78,6 +82,26 @@ core::Result<std::vector<std::pair<std::string, std::int64_t>>> Store::CountJobs
         }
         return counts;
     });
+}
+
+namespace {
+
+core::Result<std::optional<std::int64_t>> MinColumn(SQLite::Statement& statement) {
+    StatementUse query(statement);
+    if (!query->executeStep() || query->getColumn(0).isNull()) {
+        return std::optional<std::int64_t>{};
+    }
+    return std::optional<std::int64_t>{query->getColumn(0).getInt64()};
+}
+
+}  // namespace
+
+core::Result<std::optional<std::int64_t>> Store::OldestPendingCreatedAtMs() {
+    return impl_->Read("oldest pending job", [&] { return MinColumn(impl_->r.oldest_pending); });
+}
+
+core::Result<std::optional<std::int64_t>> Store::OldestUnsentOutboxCreatedAtMs() {
+    return impl_->Read("oldest unsent outbox row", [&] { return MinColumn(impl_->r.oldest_unsent); });
 }
 
 }  // namespace kyc_bridge::store

@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "kyc_bridge/core/log_limiter.hpp"
 #include "kyc_bridge/core/logging.hpp"
 #include "statement.hpp"
 
@@ -30,7 +31,8 @@ std::uint64_t MicrosSince(std::chrono::steady_clock::time_point start) {
 
 Writer::Writer(SQLite::Database& db, StoreOptions options, StoreStats& stats)
     : db_(db),
-      options_{options.commit_interval, std::max<std::size_t>(options.commit_max_records, 1)},
+      options_{options.commit_interval, std::max<std::size_t>(options.commit_max_records, 1),
+               options.open, options.on_commit},
       stats_(stats),
       begin_(db, "BEGIN IMMEDIATE"),
       commit_(db, "COMMIT"),
@@ -116,8 +118,11 @@ std::vector<core::Status> Writer::Commit(std::deque<WriteOp>& batch) {
         // Nothing of the batch is durable: every waiter hears so, none is acknowledged.
         RollBack();
         ++stats_.commit_failures;
-        core::Logger("store")->warn("event=commit_failed records={} error=\"{}\"", batch.size(),
-                                    e.what());
+        stats_.last_commit_ok = false;
+        core::LogLimited(*core::Logger("store"), spdlog::level::warn,
+                         "commit_failed/" + std::to_string(e.getErrorCode()),
+                         "event=commit_failed records={} code={} error=\"{}\"", batch.size(),
+                         e.getErrorCode(), e.what());
         statuses.clear();
         for (const auto& op : batch) statuses.push_back(ErrorFrom(op.operation, e));
         return statuses;
@@ -129,6 +134,8 @@ std::vector<core::Status> Writer::Commit(std::deque<WriteOp>& batch) {
     stats_.records_committed += static_cast<std::uint64_t>(succeeded);
     stats_.commit_micros_total += micros;
     stats_.last_commit_micros = micros;
+    stats_.last_commit_ok = true;
+    if (options_.on_commit) options_.on_commit(std::chrono::microseconds{micros});
     if (batch.size() > stats_.max_records_per_transaction.load()) {
         stats_.max_records_per_transaction = batch.size();  // only this thread writes it
     }

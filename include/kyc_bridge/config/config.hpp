@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kyc_bridge::config {
@@ -99,14 +100,24 @@ using Environment = std::map<std::string, std::string>;
 /// The process environment.
 Environment ProcessEnvironment();
 
+/// Whether the Auth0 credentials are needed. kSkip (the ops CLI, which only reads the store):
+/// auth0.client_id and the secret are not required and the secret file is never read.
+enum class Secrets { kRequire, kSkip };
+
 /// Reads `path`, applies overrides from `env`, resolves defaults that depend on other keys
 /// (base_url, audience, email_client_id, the secret file) and validates every key.
 /// Throws ConfigError; unknown keys in the file or under a known KYC_BRIDGE_<SECTION>_ prefix
 /// are errors.
-Config LoadConfig(const std::string& path, const Environment& env);
+Config LoadConfig(const std::string& path, const Environment& env,
+                  Secrets secrets = Secrets::kRequire);
+
+/// Every key as "section.name" → its effective value, in the documented order, for
+/// `check-config`: auth0.client_secret and Kafka properties that hold a password or secret are
+/// "***". Lists are comma-separated. Never throws.
+std::vector<std::pair<std::string, std::string>> EffectiveValues(const Config& config);
 
 /// The same from TOML text (for tests).
 Config ParseConfig(const std::string& toml_text, const Environment& env,
-                   const std::string& source_name = "config");
+                   const std::string& source_name = "config", Secrets secrets = Secrets::kRequire);
 
 }  // namespace kyc_bridge::config

@@ -48,9 +48,9 @@ class StoreError : public std::runtime_error {
 /// Errors are kTransient for SQLITE_BUSY, I/O errors and a full disk; only the constructor throws.
 class Store final : public provision::JobLedger {
 public:
-    /// Opens or creates the file (and its directory), applies pending schema migrations, prepares
-    /// every statement and starts the writer thread. Throws StoreError naming the path and
-    /// SQLite's reason.
+    /// Opens or creates the file (and its directory; with Open::kOpenExisting a missing file is
+    /// an error), applies pending schema migrations, prepares every statement and starts the
+    /// writer thread. Throws StoreError naming the path and SQLite's reason.
     Store(const std::string& path, std::chrono::milliseconds busy_timeout, const core::Clock& clock,
           StoreOptions options = {});
     /// Commits every write still queued (their callbacks run), then stops the writer.
@@ -123,6 +123,38 @@ public:
     core::Result<bool> ReplayJob(std::int64_t job_id);
     /// Counts of jobs by state: "pending", "done", "failed", in that order, zeros included.
     core::Result<std::vector<std::pair<std::string, std::int64_t>>> CountJobsByState();
+    /// created_at of the oldest pending job / unsent outbox row (set-aside excluded), if any.
+    core::Result<std::optional<std::int64_t>> OldestPendingCreatedAtMs();
+    core::Result<std::optional<std::int64_t>> OldestUnsentOutboxCreatedAtMs();
+
+    // Operations (store_audit.cpp).
+    /// Failed jobs matching `filter`, newest first.
+    core::Result<std::vector<JobSummary>> ListFailedJobs(const FailedFilter& filter);
+    /// A job, its customer's recorded steps and every failed attempt; nullopt if unknown.
+    core::Result<std::optional<JobDetail>> LoadJobDetail(std::int64_t job_id);
+    /// Puts each failed job of `job_ids` back to pending with a fresh attempt budget, job i due
+    /// at now + i × `spacing` (ms resolution), and writes one audit row per replayed job, in one
+    /// transaction. Returns the ids replayed (those not failed any more are skipped). Blocks
+    /// until durable.
+    core::Result<std::vector<std::int64_t>> ReplayJobs(const std::vector<std::int64_t>& job_ids,
+                                                       std::chrono::microseconds spacing,
+                                                       const AuditContext& audit);
+    /// Ingests a rejected event that validates now (inbox + job, event_id dedup as Ingest) and
+    /// audits it; true if a new job was made, false for a known event_id. Blocks until durable.
+    core::Result<bool> IngestReplayed(const AcceptedEvent& event, std::int64_t rejected_id,
+                                      const AuditContext& audit);
+    /// A rejected message with its stored payload; nullopt if unknown.
+    core::Result<std::optional<RejectedRow>> LoadRejected(std::int64_t id);
+    /// The audit trail from `since_ms` on, oldest first.
+    core::Result<std::vector<AuditRow>> ListAudit(std::int64_t since_ms, std::size_t limit);
+    /// The most recent error per failure class among failed and pending jobs.
+    core::Result<std::vector<LastErrorOfKind>> LastErrorsByKind();
+    /// Daemon state for ops (e.g. key "quarantine", value "none" or the reason). Queued like the
+    /// JobLedger writes; `done` as there. The blocking form must not run on the writer thread.
+    void SetDaemonState(const std::string& key, const std::string& value,
+                        core::Callback<void> done);
+    core::Status SetDaemonState(const std::string& key, const std::string& value);
+    core::Result<std::optional<DaemonStateValue>> GetDaemonState(const std::string& key);
 
     /// The writer's counters. Thread-safe.
     const StoreStats& stats() const;

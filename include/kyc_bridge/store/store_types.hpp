@@ -6,7 +6,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "kyc_bridge/events/kyc_verified.hpp"
 #include "kyc_bridge/provision/job.hpp"
@@ -60,16 +63,86 @@ struct JobSummary {
     std::string customer_id;
     std::string state;
     int attempts = 0;
-    std::string last_error;
+    std::string last_error;       ///< "kind: message", as the daemon logs it
+    std::string last_error_kind;  ///< the failure class alone ("permanent", …), empty if none
+    std::string last_error_message;
     std::int64_t created_at_ms = 0;
+    std::int64_t updated_at_ms = 0;  ///< for a failed job: when it failed
+};
+
+/// Which failed jobs `failed list` and `replay --all-failed` mean; empty fields match all.
+struct FailedFilter {
+    std::int64_t since_ms = 0;  ///< failed at or after this time (Unix ms)
+    std::string error_class;    ///< last_error_kind
+    std::string customer_id;
+    std::size_t limit = 1000;
+};
+
+/// One failed attempt of a job, written with the reschedule or failure that ended it.
+struct AttemptRecord {
+    int attempt = 0;
+    std::string kind;
+    std::string code;
+    std::string message;  ///< free of personal data by contract (core::Error)
+    std::int64_t at_ms = 0;
+};
+
+/// A job with what it has done so far, for `failed show`.
+struct JobDetail {
+    JobSummary job;
+    int conflict_attempts = 0;
+    bool profile_applied = false;
+    std::int64_t next_attempt_at_ms = 0;
+    std::optional<provision::CustomerAccount> account;  ///< the customer's recorded steps
+    std::vector<AttemptRecord> attempts;                ///< oldest first
+};
+
+/// Who does an ops action and why; written to the audit table with it.
+struct AuditContext {
+    std::string action;  ///< "replay", "rejected replay", …
+    std::string reason;
+    std::string os_user;
+    std::string host;
+};
+
+struct AuditRow {
+    std::int64_t id = 0;
+    std::int64_t at_ms = 0;
+    std::string action;
+    std::optional<std::int64_t> job_id;
+    std::string event_ref;  ///< an event id or a rejected row ("rejected:<id>")
+    std::string reason;
+    std::string os_user;
+    std::string host;
+};
+
+/// The most recent error of one failure class among failed and pending jobs.
+struct LastErrorOfKind {
+    std::string kind;
+    std::string message;
+    std::int64_t job_id = 0;
+    std::int64_t at_ms = 0;
+};
+
+/// A value the daemon recorded for ops (e.g. "quarantine").
+struct DaemonStateValue {
+    std::string value;
     std::int64_t updated_at_ms = 0;
 };
 
 struct RejectedSummary {
+    std::int64_t id = 0;  ///< for `rejected replay`
     Origin origin;
     std::string event_id;  ///< empty when the payload had none
     std::string reason;
     std::int64_t rejected_at_ms = 0;
+};
+
+/// A rejected message with its stored (possibly truncated) raw value.
+struct RejectedRow {
+    RejectedSummary summary;
+    std::string payload;
+    bool truncated = false;  ///< the raw value was longer than the store keeps: not replayable
 };
 
 /// Group commit: a write transaction starts when the first queued write has waited
@@ -77,6 +150,11 @@ struct RejectedSummary {
 struct StoreOptions {
     std::chrono::milliseconds commit_interval{2};
     std::size_t commit_max_records = 64;
+    /// kOpenExisting (the ops CLI): a missing file is a StoreError, never a new empty store.
+    enum class Open { kCreate, kOpenExisting } open = Open::kCreate;
+    /// Told each committed transaction's duration (BEGIN to COMMIT returning), on the writer
+    /// thread; must not block. For the commit-duration histogram.
+    std::function<void(std::chrono::microseconds)> on_commit;
 };
 
 /// Counters of the writer, for the metrics layer. Plain atomics: each is exact, but a reader may
@@ -89,6 +167,7 @@ struct StoreStats {
     std::atomic<std::uint64_t> commit_micros_total{0};
     std::atomic<std::uint64_t> last_commit_micros{0};
     std::atomic<std::uint64_t> max_records_per_transaction{0};
+    std::atomic<bool> last_commit_ok{true};  ///< the latest transaction committed (for /readyz)
 };
 
 }  // namespace kyc_bridge::store

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -115,6 +116,36 @@ TEST(Config, ShippedExampleFilesAreValid) {
     Environment env{{"KYC_BRIDGE_AUTH0_CLIENT_SECRET", "x"}};
     EXPECT_NO_THROW(LoadConfig(KYC_BRIDGE_SOURCE_ROOT "/config/kyc-bridge.toml", env));
     EXPECT_NO_THROW(LoadConfig(KYC_BRIDGE_SOURCE_ROOT "/config/demo.toml", env));
+}
+
+TEST(Config, SkippingSecretsNeedsNoCredentialsAndReadsNoSecretFile) {
+    const char* store_only = R"(
+[auth0]
+client_secret_file = "/nonexistent/secret"
+[store]
+path = "/var/lib/kyc-bridge/kyc-bridge.db"
+)";
+    EXPECT_NE(ErrorOf(store_only).find("auth0.client_id"), std::string::npos);
+    auto c = ParseConfig(store_only, {}, "config", Secrets::kSkip);
+    EXPECT_EQ(c.store.path, "/var/lib/kyc-bridge/kyc-bridge.db");
+    EXPECT_TRUE(c.auth0.client_secret.empty());
+    // Everything else is still validated.
+    EXPECT_THROW(ParseConfig("[store]\nbusy_timeout_ms = -1\n", {}, "config", Secrets::kSkip),
+                 ConfigError);
+}
+
+TEST(Config, EffectiveValuesMaskSecrets) {
+    auto c = ParseConfig(std::string(kMinimal) + "[kafka.properties]\n\"sasl.password\" = \"pw\"\n"
+                                                 "\"security.protocol\" = \"SASL_SSL\"\n",
+                         {});
+    std::map<std::string, std::string> values;
+    for (const auto& [key, value] : EffectiveValues(c)) values[key] = value;
+    EXPECT_EQ(values.at("auth0.client_secret"), "***");
+    EXPECT_EQ(values.at("auth0.client_id"), "abc");
+    EXPECT_EQ(values.at("kafka.properties.sasl.password"), "***");
+    EXPECT_EQ(values.at("kafka.properties.security.protocol"), "SASL_SSL");
+    EXPECT_EQ(values.at("auth0.roles"), "ROLE_CUSTOMER");
+    for (const auto& [key, value] : values) EXPECT_EQ(value.find("s3cret"), std::string::npos) << key;
 }
 
 }  // namespace

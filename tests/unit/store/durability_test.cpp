@@ -29,7 +29,7 @@ std::string Pragma(const std::string& path, const std::string& name) {
 TEST_F(StoreTest, CreatesTheDirectoryAndUsesWal) {
     EXPECT_TRUE(std::filesystem::exists(path_));
     EXPECT_EQ(Pragma(path_, "journal_mode"), "wal");
-    EXPECT_EQ(Pragma(path_, "user_version"), "3");
+    EXPECT_EQ(Pragma(path_, "user_version"), "4");  // 4: job_attempts, audit, daemon_state
 }
 
 TEST_F(StoreTest, ReopeningTheFileKeepsEverything) {
