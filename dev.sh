@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # One entry point for developers and CI on Debian 12:
 #   ./dev.sh demo   install what is missing, build, run the demo on embedded Kafka + the Auth0 emulator
-#   ./dev.sh test   install what is missing, build, run every test
+#   ./dev.sh test   install what is missing, build, run every test: suites unit, deploy (promtool on
+#                   deploy/prometheus/) and integration; `./dev.sh test --suite deploy` runs one
 #   ./dev.sh build  install what is missing and build
 #   ./dev.sh bench  build and run the benchmarks (figures in README's Performance section)
 set -euo pipefail
@@ -11,7 +12,7 @@ ROOT=$PWD
 BUILD=${KYC_BRIDGE_BUILD_DIR:-$ROOT/build}
 
 PACKAGES=(g++ meson ninja-build pkg-config cmake
-  librdkafka-dev libssl-dev libsqlite3-dev libsqlitecpp-dev nlohmann-json3-dev prometheus-cpp-dev
+  librdkafka-dev libssl-dev libsqlite3-dev libsqlitecpp-dev nlohmann-json3-dev prometheus-cpp-dev libcivetweb-dev
   libspdlog-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev
   libcpp-httplib-dev prometheus kcat jq curl)
 

@@ -6,7 +6,9 @@
 #include <fstream>
 
 #include "kafka_adapters.hpp"
+#include "ops_metrics.hpp"
 #include "kyc_bridge/auth0/management_client.hpp"
+#include "kyc_bridge/core/log_limiter.hpp"
 #include "kyc_bridge/core/logging.hpp"
 #include "kyc_bridge/core/timers.hpp"
 #include "kyc_bridge/observe/metrics_server.hpp"
@@ -60,89 +62,6 @@ void PublishBootstrap(const std::string& store_path, const std::string& bootstra
     std::filesystem::rename(tmp, dir / "kafka-bootstrap.txt");
 }
 
-struct IngestCounters {
-    std::atomic<std::uint64_t> accepted{0}, duplicates{0}, rejected{0}, store_errors{0};
-    std::atomic<bool> store_writable{true};  ///< the last inbox write succeeded
-};
-
-// Metric names are a contract with dashboards and alerts: kyc_bridge_<what>_<unit>.
-struct MetricInputs {
-    const IngestCounters& ingested;
-    const provision::ProvisionStats& jobs;
-    const provision::RunnerStats& runner;
-    const provision::RoleBatchStats& role_batches;
-    const relay::RelayStats& outbox;
-    const auth0::Auth0Stats& auth0;
-    const store::StoreStats& store;
-};
-
-void AddMetricSources(observe::MetricsServer& metrics, MetricInputs in) {
-    using observe::MetricType;
-    using observe::Sample;
-    // `in` is copied into the source (it holds references to objects that outlive the server).
-    metrics.AddSource([in](std::vector<Sample>& out) {
-        const auto& ingested = in.ingested;
-        const auto& jobs = in.jobs;
-        const auto& outbox = in.outbox;
-        const auto& auth0 = in.auth0;
-        auto counter = [&](const char* name, const char* help, std::map<std::string, std::string> labels, double value) {
-            out.push_back({name, help, MetricType::kCounter, std::move(labels), value});
-        };
-        auto gauge = [&](const char* name, const char* help, double value) {
-            out.push_back({name, help, MetricType::kGauge, {}, value});
-        };
-        const char* events = "Input events by what the inbox did with them";
-        counter("kyc_bridge_events_total", events, {{"result", "accepted"}}, double(ingested.accepted));
-        counter("kyc_bridge_events_total", events, {{"result", "duplicate"}}, double(ingested.duplicates));
-        counter("kyc_bridge_events_total", events, {{"result", "rejected"}}, double(ingested.rejected));
-        const char* attempts = "Provisioning job attempts by outcome";
-        counter("kyc_bridge_jobs_total", attempts, {{"outcome", "done"}}, double(jobs.jobs_done));
-        counter("kyc_bridge_jobs_total", attempts, {{"outcome", "failed"}}, double(jobs.jobs_failed));
-        counter("kyc_bridge_jobs_total", attempts, {{"outcome", "retried"}}, double(jobs.attempts_failed));
-        counter("kyc_bridge_jobs_total", attempts, {{"outcome", "parked"}}, double(jobs.jobs_parked));
-        gauge("kyc_bridge_jobs_in_flight", "Jobs running now", double(jobs.in_flight));
-        gauge("kyc_bridge_provisioning_quarantined",
-              "1 while Auth0 refuses the configuration and provisioning is paused",
-              jobs.quarantined ? 1.0 : 0.0);
-        // Not ready while the inbox cannot be written (offsets are held back) or Auth0 refuses
-        // the configuration; /readyz will report the same when the HTTP endpoints land.
-        gauge("kyc_bridge_ready", "1 when the store accepts writes and provisioning is not quarantined",
-              ingested.store_writable && !jobs.quarantined ? 1.0 : 0.0);
-        counter("kyc_bridge_store_errors_total", "Failed SQLite operations", {},
-                double(ingested.store_errors + jobs.store_errors + outbox.store_errors));
-        counter("kyc_bridge_outbox_published_total", "Outbox rows delivered to Kafka", {},
-                double(outbox.published));
-        gauge("kyc_bridge_outbox_backlog", "Outbox rows not yet delivered", double(outbox.backlog));
-        counter("kyc_bridge_auth0_requests_total", "HTTP requests sent to Auth0", {}, double(auth0.requests));
-        counter("kyc_bridge_auth0_rate_limited_total", "Auth0 answers with status 429", {},
-                double(auth0.rate_limited));
-        counter("kyc_bridge_auth0_token_fetches_total", "M2M tokens fetched", {}, double(auth0.token_fetches));
-        counter("kyc_bridge_password_emails_uncertain_total",
-                "Password emails whose effect was unknown: found in `sending` after a crash "
-                "(repeated) or a call without an answer (taken as sent)",
-                {}, double(in.runner.password_emails_uncertain));
-        counter("kyc_bridge_password_emails_sent_total", "change_password calls that succeeded", {},
-                double(in.runner.password_emails_sent));
-        counter("kyc_bridge_retries_rate_limited_total", "Job attempts that met a 429 (no attempt spent)",
-                {}, double(jobs.rate_limited));
-        counter("kyc_bridge_role_batches_total", "POST /api/v2/roles/{id}/users calls", {},
-                double(in.role_batches.batches));
-        counter("kyc_bridge_role_batch_users_total", "Users assigned a role in batches", {},
-                double(in.role_batches.users_batched));
-        counter("kyc_bridge_role_batch_fallbacks_total", "Role batches split into per-user calls", {},
-                double(in.role_batches.fallbacks));
-        counter("kyc_bridge_outbox_set_aside_total",
-                "Outbox rows set aside because Kafka refused them for good", {},
-                double(outbox.set_aside));
-        counter("kyc_bridge_store_transactions_total", "Group-committed write transactions", {},
-                double(in.store.transactions_committed));
-        counter("kyc_bridge_store_records_total", "Records written in them", {},
-                double(in.store.records_committed));
-        counter("kyc_bridge_store_commit_seconds_total", "Time spent in write transactions", {},
-                double(in.store.commit_micros_total) / 1e6);
-    });
-}
-
 }  // namespace
 
 Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
@@ -183,11 +102,20 @@ int Daemon::Run() {
     core::SystemClock clock;
     const auto& kc = config_.kafka;
 
+    // First, so that probes answer from the first second: /readyz says "starting" until the
+    // consumer runs.
+    observe::MetricsServer metrics(config_.http.listen);
+    log->info("event=metrics_listening listen={} port={} paths=/metrics,/healthz,/readyz",
+              config_.http.listen, metrics.port());
+    HookedMetrics hooked(metrics, kc.input_topic);
+
     std::unique_ptr<store::Store> store;
     try {
+        auto store_options = StoreOptionsOf(config_.store);
+        store_options.on_commit = [&hooked](auto took) { hooked.StoreCommitted(took); };
         store = std::make_unique<store::Store>(
             config_.store.path, std::chrono::milliseconds{config_.store.busy_timeout_ms}, clock,
-            StoreOptionsOf(config_.store));
+            store_options);
     } catch (const store::StoreError& e) {
         throw StartupError(std::string("store.path: ") + e.what());
     }
@@ -209,6 +137,9 @@ int Daemon::Run() {
     // One connection per job in flight at most; HTTP/2 multiplexes them where Auth0 offers it.
     auth0_settings.max_connections = config_.provision.concurrency;
     auth0::HttpAuth0Api api(auth0_settings, clock);
+    api.OnRequest([&hooked](std::string_view route, std::string_view code, double seconds) {
+        hooked.Auth0Request(route, code, seconds);
+    });
     auto role_ids = ResolveRoles(api, config_.auth0.roles, stop_);
     if (stop_) return 0;
     log->info("event=roles_resolved count={}", role_ids.size());
@@ -240,13 +171,27 @@ int Daemon::Run() {
     ProducerSink sink(producer);
     relay::Relay relay(*store, sink);
     provisioner.OnJobDone([&relay] { relay.Wake(); });
+    // Queued, never waited for: the hook may run on the store's writer thread.
+    provisioner.OnQuarantineChange([&store](const std::string& cause) {
+        store->SetDaemonState("quarantine", cause, [](core::Status) {});
+    });
+    provisioner.OnJobOutcome(
+        [&hooked](const provision::Job& job, const provision::RunEnd&) { hooked.JobDone(job); });
 
     IngestCounters ingested;
-    observe::MetricsServer metrics(config_.http.listen);
-    log->info("event=metrics_listening listen={} port={} path=/metrics", config_.http.listen,
-              metrics.port());
+    StatusSlot consumer_status;
+    observe::Heartbeat consumer_beat;
+    std::atomic<bool> consuming{false};
     AddMetricSources(metrics, {ingested, provisioner.stats(), runner.stats(), batcher.stats(),
-                               relay.stats(), api.stats(), store->stats()});
+                               relay.stats(), api.stats(), api.pacer_stats(), *store,
+                               consumer_status});
+    // Declared after everything the sources and probes read: detached before those go.
+    struct Detach {
+        observe::MetricsServer& metrics;
+        ~Detach() { metrics.Detach(); }
+    } detach{metrics};
+    SetProbes(metrics, {clock, consuming, consumer_beat, consumer_status, producer.status(),
+                        provisioner.stats(), relay.stats(), api.stats(), *store, ingested});
 
     auto ingest = [&](const std::vector<kafka::Message>& batch) {
         std::vector<store::AcceptedEvent> accepted;
@@ -256,12 +201,14 @@ int Daemon::Run() {
         if (!summary) {
             ++ingested.store_errors;
             ingested.store_writable = false;
-            log->error("event=ingest_failed messages={} error=\"{}\" hint=\"offsets are not "
-                       "committed; the batch is retried\"",
-                       batch.size(), summary.error().message);
+            core::LogLimited(*log, spdlog::level::err, "ingest_failed/" + summary.error().code,
+                             "event=ingest_failed messages={} error=\"{}\" hint=\"offsets are "
+                             "not committed; the batch is retried\"",
+                             batch.size(), summary.error().message);
             return false;
         }
         if (!ingested.store_writable.exchange(true)) log->info("event=store_recovered");
+        hooked.Consumed(*summary, rejected);
         ingested.accepted += summary->accepted;
         ingested.duplicates += summary->duplicates;
         ingested.rejected += summary->rejected;
@@ -276,9 +223,12 @@ int Daemon::Run() {
     relay.Start();
     {
         kafka::Consumer consumer(kafka_settings, kc.input_topic, ingest);
+        consumer_status.Set(consumer.status());
+        consuming = true;
         log->info("event=started input_topic={} group_id={} concurrency={}", kc.input_topic,
                   kc.group_id, config_.provision.concurrency);
         while (!stop_) {
+            consumer_beat.Beat(clock.Now());
             consumer.PollOnce(500, 200ms);
             relay.Wake();
         }

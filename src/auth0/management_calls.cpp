@@ -116,8 +116,7 @@ void HttpAuth0Api::SendPasswordChangeEmail(const std::string& email, const std::
                           settings_.base_url + "/dbconnections/change_password",
                           {{"Content-Type", "application/json"}},
                           body.dump()};
-    ++stats_.requests;
-    http_.Start(std::move(request),
+    StartObserved(call, std::move(request),
                 [this, call, done = std::move(done)](core::Result<http::Response> answer) {
                     if (!answer) return done(TransportFailed(call, answer.error()));
                     if (auto error = ClassifyAnswer(call, *answer, clock_.Now())) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "kyc_bridge/core/log_limiter.hpp"
 #include "kyc_bridge/core/logging.hpp"
 #include "wire.hpp"
 
@@ -96,6 +97,18 @@ core::Result<Token> HttpAuth0Api::FetchToken() {
             wire::FormEncode(fields)};
     };
     const bool as_json = token_body_json_.load();
+    auto token = FetchTokenAs(call, request_as, as_json);
+    stats_.token_fetch_ok = static_cast<bool>(token);
+    if (token) {
+        stats_.token_expires_unix = core::ToUnixMillis(token->expires_at) / 1000;
+    } else {
+        ++stats_.token_fetch_failures;
+    }
+    return token;
+}
+
+core::Result<Token> HttpAuth0Api::FetchTokenAs(
+    const Call& call, const std::function<http::Request(bool)>& request_as, bool as_json) {
     auto answer = Send(call, request_as(as_json));
     if (!answer) return answer.error();
     if (answer->status == 400 || answer->status == 401 || answer->status == 403 ||
@@ -129,9 +142,53 @@ core::Result<Token> HttpAuth0Api::FetchToken() {
 
 core::Result<http::Response> HttpAuth0Api::Send(const Call& call, const http::Request& request) {
     ++stats_.requests;
+    const auto started = std::chrono::steady_clock::now();
     auto answer = http_.Perform(request);
+    Observed(call, answer, started);
     if (!answer) return TransportFailed(call, answer.error());
     return answer;
+}
+
+void HttpAuth0Api::StartObserved(const Call& call, http::Request request,
+                                 http::ResponseCallback done) {
+    ++stats_.requests;
+    const auto started = std::chrono::steady_clock::now();
+    http_.Start(std::move(request), [this, call, started, done = std::move(done)](
+                                        core::Result<http::Response> answer) {
+        Observed(call, answer, started);
+        done(std::move(answer));
+    });
+}
+
+void HttpAuth0Api::Observed(const Call& call, const core::Result<http::Response>& answer,
+                            std::chrono::steady_clock::time_point started) {
+    if (answer && call.api == ApiKind::kManagement) {
+        if (auto remaining = ParseRateLimitHeaders(*answer).remaining) {
+            stats_.rate_limit_remaining = *remaining;
+        }
+    }
+    if (!observer_) return;
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    const std::string code = answer ? std::to_string(answer->status) : "transport_error";
+    observer_(RouteName(call.endpoint), code, took.count());
+}
+
+std::string_view RouteName(std::string_view endpoint) {
+    static const std::pair<std::string_view, std::string_view> kRoutes[] = {
+        {"POST /api/v2/users", "create_user"},
+        {"GET /api/v2/users/{id}", "get_user"},
+        {"GET /api/v2/users-by-email", "users_by_email"},
+        {"PATCH /api/v2/users/{id}", "update_user"},
+        {"POST /api/v2/users/{id}/roles", "assign_roles"},
+        {"POST /api/v2/roles/{id}/users", "assign_role_users"},
+        {"POST /dbconnections/change_password", "change_password"},
+        {"POST /oauth/token", "token"},
+        {"GET /api/v2/roles", "get_roles"},
+    };
+    for (const auto& [name, route] : kRoutes) {
+        if (name == endpoint) return route;
+    }
+    return "other";
 }
 
 core::Error HttpAuth0Api::TransportFailed(const Call& call, const core::Error& transport) {
@@ -143,8 +200,11 @@ core::Error HttpAuth0Api::Failed(const Call& call, core::Error error) {
     if (error.http_status == 429) ++stats_.rate_limited;
     if (error.http_status >= 500) ++stats_.server_errors;
     // A 409 on create is the "user exists" path, not a failure: info, not warning.
-    core::Logger("auth0")->log(
+    // Repeats (a 429 storm, an outage) are rate-limited per endpoint and code.
+    core::LogLimited(
+        *core::Logger("auth0"),
         error.kind == core::ErrorKind::kConflict ? spdlog::level::info : spdlog::level::warn,
+        "auth0_call_failed/" + call.endpoint + "/" + error.code,
         "event=auth0_call_failed endpoint=\"{}\" status={} kind={} code={} error=\"{}\"",
         call.endpoint, error.http_status, core::ToString(error.kind), error.code, error.message);
     return error;
@@ -220,11 +280,11 @@ void HttpAuth0Api::Granted(PendingPtr pending, std::string token) {
     }
     http::Request request = ManagementRequest(pending->url, token, pending->body);
     request.method = pending->method;
-    ++stats_.requests;
-    http_.Start(std::move(request),
-                [this, pending = std::move(pending), token](core::Result<http::Response> answer) {
-                    Answered(pending, token, std::move(answer));
-                });
+    const Call call = pending->call;
+    StartObserved(call, std::move(request),
+                  [this, pending = std::move(pending), token](core::Result<http::Response> answer) {
+                      Answered(pending, token, std::move(answer));
+                  });
 }
 
 void HttpAuth0Api::Answered(PendingPtr pending, const std::string& token,

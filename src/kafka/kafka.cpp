@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "kyc_bridge/core/log_limiter.hpp"
 #include "kyc_bridge/core/logging.hpp"
 #include "rdkafka_holders.hpp"
 
@@ -22,8 +23,33 @@ namespace {
 // expected during outages and librdkafka reconnects by itself (CONFIGURATION.md
 // reconnect.backoff.ms).
 void OnError(rd_kafka_t*, int code, const char* reason, void*) {
-    core::Logger("kafka")->warn("event=kafka_error code={} reason=\"{}\"",
-                                rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code)), reason);
+    const char* name = rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code));
+    core::LogLimited(*core::Logger("kafka"), spdlog::level::warn,
+                     std::string("kafka_error/") + name, "event=kafka_error code={} reason=\"{}\"",
+                     name, reason);
+}
+
+// librdkafka's own lines (CONFWARN, broker connections) go to the "kafka" logger, not to stderr
+// as `%4|…`, so that they follow log.format. `level` is syslog's (rd_kafka_conf_set_log_cb);
+// warnings and errors repeat on every reconnect, so they are rate-limited per facility. Called
+// from librdkafka's threads: nothing may throw out of it.
+void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) noexcept {
+    try {
+        const auto severity = level <= 3   ? spdlog::level::err
+                              : level == 4 ? spdlog::level::warn
+                              : level <= 6 ? spdlog::level::info
+                                           : spdlog::level::debug;
+        const char* client = rk ? rd_kafka_name(rk) : "";
+        auto log = core::Logger("kafka");
+        constexpr const char* kLine = "event=librdkafka facility={} client={} message=\"{}\"";
+        if (severity >= spdlog::level::warn) {
+            core::LogLimited(*log, severity, std::string("librdkafka/") + facility, kLine, facility,
+                             client, message);
+        } else {
+            log->log(severity, kLine, facility, client, message);
+        }
+    } catch (...) {
+    }
 }
 }  // namespace
 
@@ -32,6 +58,8 @@ ConfPtr MakeConf(const Settings& settings) {
     Set(conf.get(), "bootstrap.servers", settings.brokers);
     Set(conf.get(), "reconnect.backoff.ms", "100");
     Set(conf.get(), "reconnect.backoff.max.ms", "5000");
+    // Statistics feed ClientStatus: broker connections for /readyz, consumer lag for /metrics.
+    Set(conf.get(), "statistics.interval.ms", "1000");
     rd_kafka_conf_set_error_cb(conf.get(), OnError);
     for (const auto& [name, value] : settings.properties) Set(conf.get(), name, value);
     return conf;
@@ -39,6 +67,7 @@ ConfPtr MakeConf(const Settings& settings) {
 
 HandlePtr MakeHandle(rd_kafka_type_t type, ConfPtr conf) {
     char error[512];
+    rd_kafka_conf_set_log_cb(conf.get(), OnLog);
     HandlePtr rk(rd_kafka_new(type, conf.get(), error, sizeof error));
     if (!rk) throw KafkaError(std::string("cannot create Kafka client: ") + error);
     conf.release();  // owned by rk now
@@ -51,8 +80,18 @@ using namespace detail;
 
 // --- consumer ---------------------------------------------------------------------------------
 
+// A statistics callback for an Impl with a `rk` and a `status`; returns 0: librdkafka frees the
+// JSON (rd_kafka_conf_set_stats_cb).
+template <typename Impl>
+int OnStatistics(rd_kafka_t* rk, char* json, size_t size, void* opaque) {
+    const bool fatal = rd_kafka_fatal_error(rk, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
+    static_cast<Impl*>(opaque)->status->UpdateFromStatistics(std::string_view(json, size), fatal);
+    return 0;
+}
+
 struct Consumer::Impl {
     HandlePtr rk;
+    std::shared_ptr<ClientStatus> status = std::make_shared<ClientStatus>();
     DurableSink sink;
     std::vector<Message> pending;  ///< polled, not yet durable
     /// Next offset per partition that is durable in the inbox but whose commit has not
@@ -90,7 +129,10 @@ void Consumer::Impl::CommitDurable(const rd_kafka_topic_partition_list_t* only) 
     if (offsets->cnt == 0) return;
     if (auto err = rd_kafka_commit(rk.get(), offsets.get(), 0)) {
         // Durable already; a failed commit only means a redelivery, deduplicated by the inbox.
-        core::Logger("consumer")->warn("event=commit_failed error=\"{}\"", rd_kafka_err2str(err));
+        core::LogLimited(*core::Logger("consumer"), spdlog::level::warn,
+                         std::string("commit_failed/") + rd_kafka_err2name(err),
+                         "event=commit_failed code={} error=\"{}\"", rd_kafka_err2name(err),
+                         rd_kafka_err2str(err));
         return;
     }
     for (int i = 0; i < offsets->cnt; ++i) {
@@ -135,6 +177,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t reason,
             rd_kafka_resume_partitions(handle, partitions);
         }
         core::Logger("consumer")->info("event=partitions_assigned count={}", partitions->cnt);
+        status->SetAssigned(true, status->AssignedPartitions() * cooperative + partitions->cnt);
         return;
     }
     CommitDurable(partitions);
@@ -148,6 +191,9 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t reason,
     } else {
         rd_kafka_assign(handle, nullptr);
     }
+    const int left = cooperative ? status->AssignedPartitions() - partitions->cnt : 0;
+    // Cooperative: a partial revoke keeps the rest of the assignment.
+    status->SetAssigned(cooperative && left > 0, std::max(left, 0));
     core::Logger("consumer")->info("event=partitions_revoked count={}", partitions->cnt);
 }
 
@@ -190,6 +236,7 @@ Consumer::Consumer(const Settings& settings, const std::string& topic, DurableSi
                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
             static_cast<Consumer::Impl*>(opaque)->OnRebalance(reason, partitions);
         });
+    rd_kafka_conf_set_stats_cb(conf.get(), OnStatistics<Consumer::Impl>);
     rd_kafka_conf_set_opaque(conf.get(), impl_.get());
     impl_->rk = MakeHandle(RD_KAFKA_CONSUMER, std::move(conf));
     impl_->sink = std::move(sink);
@@ -202,6 +249,8 @@ Consumer::Consumer(const Settings& settings, const std::string& topic, DurableSi
 }
 
 Consumer::~Consumer() { Close(); }
+
+std::shared_ptr<const ClientStatus> Consumer::status() const { return impl_->status; }
 
 void Consumer::Close() {
     if (impl_->closed) return;
@@ -223,8 +272,10 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
             if (!m) break;
             if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                    core::Logger("consumer")->warn("event=consume_error error=\"{}\"",
-                                                   rd_kafka_message_errstr(m.get()));
+                    core::LogLimited(*core::Logger("consumer"), spdlog::level::warn,
+                                     std::string("consume_error/") + rd_kafka_err2name(m->err),
+                                     "event=consume_error code={} error=\"{}\"",
+                                     rd_kafka_err2name(m->err), rd_kafka_message_errstr(m.get()));
                 }
                 continue;
             }
@@ -244,7 +295,8 @@ std::size_t Consumer::PollOnce(std::size_t max_messages, std::chrono::millisecon
     try {
         durable = impl_->sink(impl_->pending);
     } catch (const std::exception& e) {
-        core::Logger("consumer")->error("event=sink_failed error=\"{}\"", e.what());
+        core::LogLimited(*core::Logger("consumer"), spdlog::level::err, "sink_failed",
+                         "event=sink_failed error=\"{}\"", e.what());
     }
     if (!durable) {
         // Exponential backoff, 200 ms doubling up to 30 s: a full disk or a locked database
@@ -296,6 +348,7 @@ bool IsPermanentDeliveryError(rd_kafka_resp_err_t err) {
 
 struct Producer::Impl {
     HandlePtr rk;
+    std::shared_ptr<ClientStatus> status = std::make_shared<ClientStatus>();
     std::vector<DeliveryReport> reports;  ///< filled by the delivery callback during poll
 };
 
@@ -313,9 +366,12 @@ Producer::Producer(const Settings& settings) : impl_(std::make_unique<Impl>()) {
         impl->reports.push_back({id, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
                                  IsPermanentDeliveryError(m->err), ErrorText(m->err)});
     });
+    rd_kafka_conf_set_stats_cb(conf.get(), OnStatistics<Producer::Impl>);
     rd_kafka_conf_set_opaque(conf.get(), impl_.get());
     impl_->rk = MakeHandle(RD_KAFKA_PRODUCER, std::move(conf));
 }
+
+std::shared_ptr<const ClientStatus> Producer::status() const { return impl_->status; }
 
 Producer::~Producer() { rd_kafka_flush(impl_->rk.get(), 5000); }
 
@@ -391,6 +447,27 @@ void EmbeddedCluster::SetAllBrokersUp(bool up) {
         if (up) rd_kafka_mock_broker_set_up(impl_->cluster, id);
         else rd_kafka_mock_broker_set_down(impl_->cluster, id);
     }
+}
+
+// --- metadata ---------------------------------------------------------------------------------
+
+std::vector<std::string> ListTopics(const Settings& settings, std::chrono::milliseconds timeout) {
+    auto rk = MakeHandle(RD_KAFKA_PRODUCER, MakeConf(settings));
+    const rd_kafka_metadata_t* metadata = nullptr;
+    auto err = rd_kafka_metadata(rk.get(), /*all_topics=*/1, nullptr, &metadata,
+                                 static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        throw KafkaError("cannot read cluster metadata from " + settings.brokers + ": " +
+                         rd_kafka_err2name(err) + ": " + rd_kafka_err2str(err));
+    }
+    std::vector<std::string> topics;
+    for (int i = 0; i < metadata->topic_cnt; ++i) {
+        if (metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            topics.emplace_back(metadata->topics[i].topic);
+        }
+    }
+    rd_kafka_metadata_destroy(metadata);
+    return topics;
 }
 
 }  // namespace kyc_bridge::kafka

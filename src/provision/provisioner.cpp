@@ -2,6 +2,7 @@
 // Scheduling: claim due jobs (one per customer), hand them to workers, act on the outcome.
 #include "kyc_bridge/provision/provisioner.hpp"
 
+#include "kyc_bridge/core/log_limiter.hpp"
 #include "kyc_bridge/core/logging.hpp"
 
 namespace kyc_bridge::provision {
@@ -52,6 +53,7 @@ void Provisioner::Stop(core::TimePoint deadline) {
 void Provisioner::SchedulerLoop() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
+        stats_.heartbeat_ms = core::ToUnixMillis(clock_.Now());
         if (stats_.quarantined) {
             lock.unlock();
             ProbeWhileQuarantined();
@@ -84,8 +86,9 @@ std::chrono::milliseconds Provisioner::ClaimAndStart(std::unique_lock<std::mutex
     lock.lock();
     if (!due) {
         ++stats_.store_errors;
-        log->error("event=claim_failed kind={} error=\"{}\"", core::ToString(due.error().kind),
-                   due.error().message);
+        core::LogLimited(*log, spdlog::level::err, "claim_failed/" + due.error().code,
+                         "event=claim_failed kind={} error=\"{}\"",
+                         core::ToString(due.error().kind), due.error().message);
         return wait;
     }
     for (auto& job : *due) {
@@ -124,20 +127,40 @@ void Provisioner::Release(const std::string& customer_id) {
     drained_cv_.notify_all();
 }
 
+std::int64_t Provisioner::SinceCreated(const Job& job) const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - job.created_at)
+        .count();
+}
+
+void Provisioner::CountOutcome(const Job& job, const RunEnd& end) {
+    if (end.outcome == "updated") {
+        ++stats_.jobs_updated;
+    } else if (end.outcome == "existing") {
+        ++stats_.jobs_existing;
+    } else {
+        ++stats_.jobs_created;
+    }
+    if (on_job_outcome_) on_job_outcome_(job, end);
+}
+
 void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result,
                          std::function<void()> released) {
     auto log = core::Logger("provisioner");
     const auto& customer = job.event.customer_id;
     if (result) {
         EndCanary();
-        if (*result == RunEnd::kParked) {
+        if (result->kind == RunEnd::kParked) {
             ++stats_.jobs_parked;
             log->info("event=job_parked job_id={} customer_id={}", job.job_id, customer);
         } else {
             ++stats_.jobs_done;
+            CountOutcome(job, *result);
             if (on_job_done_) on_job_done_();
-            log->info("event=job_done job_id={} customer_id={} attempts={}", job.job_id, customer,
-                      job.attempts + 1);
+            log->info(
+                "event=job_done job_id={} event_id={} customer_id={} auth0_user_id={} "
+                "outcome={} attempts={} duration_ms={}",
+                job.job_id, job.event.event_id, customer, result->auth0_user_id, result->outcome,
+                job.attempts + 1, SinceCreated(job));
         }
         released();
         return;
@@ -160,14 +183,16 @@ void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result,
         if (!recorded) {
             // The job stays pending as it was; it is claimed again when due.
             ++stats_.store_errors;
-            core::Logger("provisioner")
-                ->error("event=record_failed job_id={} error=\"{}\"", job_id,
-                        recorded.error().message);
+            core::LogLimited(*core::Logger("provisioner"), spdlog::level::err,
+                             "record_failed/" + recorded.error().code,
+                             "event=record_failed job_id={} error=\"{}\"", job_id,
+                             recorded.error().message);
         }
         released();
     };
     if (decision.retry) {
         ++stats_.attempts_failed;
+        ++stats_.retries_by_kind[static_cast<std::size_t>(error.kind)];
         if (rate_limited) ++stats_.rate_limited;
         log->warn("event=job_retry job_id={} customer_id={} attempt={} kind={} code={} "
                   "retry_in_ms={} error=\"{}\"",
@@ -181,10 +206,11 @@ void Provisioner::Handle(const Job& job, const core::Result<RunEnd>& result,
         ++stats_.jobs_failed;
         core::Error final_error = error;
         final_error.code = decision.reason;
-        log->error("event=job_failed job_id={} customer_id={} attempts={} reason={} kind={} "
-                   "error=\"{}\"",
-                   job.job_id, customer, attempts, decision.reason, core::ToString(error.kind),
-                   error.message);
+        log->error(
+            "event=job_failed job_id={} event_id={} customer_id={} outcome=failed "
+            "attempts={} duration_ms={} reason={} kind={} error=\"{}\"",
+            job.job_id, job.event.event_id, customer, attempts, SinceCreated(job), decision.reason,
+            core::ToString(error.kind), error.message);
         ledger_.FailJob(job.job_id, attempts, final_error, on_recorded);
     }
 }
@@ -201,6 +227,10 @@ void Provisioner::Quarantine(const core::Error& error) {
     auto log = core::Logger("provisioner");
     bool was = stats_.quarantined.exchange(true);
     auto now = clock_.Now();
+    if (!was) {
+        stats_.quarantined_since_ms = core::ToUnixMillis(now);
+        if (on_quarantine_change_) on_quarantine_change_(error.code + ": " + error.message);
+    }
     std::lock_guard lock(mutex_);
     if (!was) {
         const bool relapse = quarantine_lifted_at_ != core::TimePoint{} &&
@@ -222,8 +252,14 @@ void Provisioner::ProbeWhileQuarantined() {
     auto log = core::Logger("provisioner");
     {
         std::unique_lock lock(mutex_);
-        scheduler_cv_.wait_for(lock, std::max(probe_wait_, settings_.probe_interval),
-                               [this] { return stopping_; });
+        // In steps, each a heartbeat: a quarantine is not a stuck scheduler (/healthz).
+        auto left = std::max(probe_wait_, settings_.probe_interval);
+        while (left.count() > 0 && !stopping_) {
+            const auto step = std::min<std::chrono::milliseconds>(left, std::chrono::seconds{5});
+            scheduler_cv_.wait_for(lock, step, [this] { return stopping_; });
+            left -= step;
+            stats_.heartbeat_ms = core::ToUnixMillis(clock_.Now());
+        }
         if (stopping_) return;
     }
     auto probe = api_.Probe();
@@ -233,7 +269,10 @@ void Provisioner::ProbeWhileQuarantined() {
             quarantine_lifted_at_ = clock_.Now();
             canary_ = true;
         }
+        stats_.quarantine_ms_total +=
+            core::ToUnixMillis(clock_.Now()) - stats_.quarantined_since_ms.exchange(0);
         stats_.quarantined = false;
+        if (on_quarantine_change_) on_quarantine_change_("");
         log->info("event=quarantine_lifted");
         return;
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "kyc_bridge/core/log_limiter.hpp"
 #include "kyc_bridge/core/logging.hpp"
 
 namespace kyc_bridge::relay {
@@ -49,6 +50,7 @@ void Relay::Stop(std::chrono::steady_clock::time_point deadline) {
 
 void Relay::Loop() {
     while (true) {
+        stats_.heartbeat_ms = core::ToUnixMillis(std::chrono::system_clock::now());
         bool worked = RunOnce(std::chrono::milliseconds{in_flight_.empty() ? 0 : 20});
         std::unique_lock lock(mutex_);
         if (stopping_) return;
@@ -77,7 +79,8 @@ void Relay::SendPending() {
     auto rows = store_.PendingOutbox(cursor_, kBatch);
     if (!rows) {
         ++stats_.store_errors;
-        log->error("event=outbox_read_failed error=\"{}\"", rows.error().message);
+        core::LogLimited(*log, spdlog::level::err, "outbox_read_failed/" + rows.error().code,
+                         "event=outbox_read_failed error=\"{}\"", rows.error().message);
         return;
     }
     for (const auto& row : *rows) {
@@ -116,21 +119,24 @@ void Relay::Collect(std::chrono::milliseconds poll_timeout) {
         if (report.delivered) {
             unmarked_.push_back(seq);
             ++stats_.published;
+            if (!topic.empty()) stats_.CountPublished(topic);
         } else if (report.permanent) {
             unset_aside_[seq] = {std::move(topic), std::move(report.error)};
         } else {
             // Sent again with the same event_id: rewind the cursor so the row is re-read.
             ++stats_.delivery_failures;
             cursor_ = std::min(cursor_, seq - 1);
-            log->warn("event=delivery_failed seq={} error=\"{}\"", seq, report.error);
+            core::LogLimited(*log, spdlog::level::warn, "delivery_failed/" + report.error,
+                             "event=delivery_failed seq={} error=\"{}\"", seq, report.error);
         }
     }
     if (unmarked_.empty()) return;
     // One write for the round's reports: one transaction, not one per row.
     if (auto marked = store_.MarkSent(unmarked_); !marked) {
         ++stats_.store_errors;
-        log->error("event=mark_sent_failed rows={} error=\"{}\"", unmarked_.size(),
-                   marked.error().message);
+        core::LogLimited(*log, spdlog::level::err, "mark_sent_failed/" + marked.error().code,
+                         "event=mark_sent_failed rows={} error=\"{}\"", unmarked_.size(),
+                         marked.error().message);
         return;  // kept, marked next round
     }
     unmarked_.clear();

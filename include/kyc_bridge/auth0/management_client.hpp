@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kyc_bridge/auth0/auth0_api.hpp"
@@ -41,7 +42,21 @@ struct Auth0Stats {
     std::atomic<std::uint64_t> rate_limited{0};      ///< 429 answers received
     std::atomic<std::uint64_t> transport_errors{0};  ///< no answer (refused, timeout, TLS, …)
     std::atomic<std::uint64_t> server_errors{0};     ///< 5xx answers
+    std::atomic<std::uint64_t> token_fetch_failures{0};  ///< … of token_fetches: no token
+    std::atomic<bool> token_fetch_ok{true};    ///< the latest fetch got a token (true before any)
+    std::atomic<std::int64_t> token_expires_unix{0};  ///< of the latest token fetched; 0 = none
+    std::atomic<std::int64_t> rate_limit_remaining{-1};  ///< x-ratelimit-remaining; -1 = unseen
 };
+
+/// Reports one answered (or unanswered) HTTP request: its route name (RouteName), its status
+/// code or "transport_error", and how long it took. Runs on the thread that got the answer;
+/// must not block.
+using RequestObserver =
+    std::function<void(std::string_view route, std::string_view code, double seconds)>;
+
+/// The fixed metrics name of an endpoint template: "POST /api/v2/users" → "create_user",
+/// "POST /oauth/token" → "token", … ("other" for an unknown one). Never carries an id.
+std::string_view RouteName(std::string_view endpoint);
 
 class OAuthTokenFetcher;  // private: POST /oauth/token
 
@@ -85,6 +100,8 @@ public:
     void StopWaiting() { pacer_.Release(); }
     const Auth0Stats& stats() const { return stats_; }
     const PacerStats& pacer_stats() const { return pacer_.stats(); }
+    /// Call before the first request (not thread-safe against requests in flight).
+    void OnRequest(RequestObserver observer) { observer_ = std::move(observer); }
 
 private:
     friend class OAuthTokenFetcher;
@@ -93,6 +110,10 @@ private:
     using BodyMaker = std::function<std::optional<nlohmann::json>()>;
 
     core::Result<Token> FetchToken();
+    /// One fetch with the body as JSON or as a form (and the other form once if refused).
+    core::Result<Token> FetchTokenAs(const Call& call,
+                                     const std::function<http::Request(bool)>& request_as,
+                                     bool as_json);
     /// One /api/v2 request with token, pacing and the 401 repeat. `done` gets the answer if it
     /// is a 2xx or its status is `also_accept` (e.g. 404 for GetUser); otherwise the classified
     /// error. `make_body` is called once, when the pacer first grants the request.
@@ -109,10 +130,17 @@ private:
     /// Counts and classifies a transport failure of Start/Perform.
     core::Error TransportFailed(const Call& call, const core::Error& transport);
     core::Error Failed(const Call& call, core::Error error);
+    /// The one place every request's answer passes: counts it by route and code, times it
+    /// from `started`, and keeps the rate-limit budget left.
+    void Observed(const Call& call, const core::Result<http::Response>& answer,
+                  std::chrono::steady_clock::time_point started);
+    /// http_.Start, observed.
+    void StartObserved(const Call& call, http::Request request, http::ResponseCallback done);
 
     ClientSettings settings_;
     const core::Clock& clock_;
     Auth0Stats stats_;
+    RequestObserver observer_;
     std::atomic<bool> token_body_json_{false};  ///< the token endpoint wants JSON, not a form
     // Destroyed in reverse: the token cache's fetch thread, then the pacer's timer thread, may
     // still start requests, so the HTTP client goes last.

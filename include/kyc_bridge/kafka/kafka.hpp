@@ -8,9 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kyc_bridge::kafka {
@@ -47,6 +49,36 @@ class KafkaError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// What one client last reported, for /readyz and /metrics: written from librdkafka callbacks
+/// (statistics every `statistics.interval.ms`, 1 s by default here; rebalances), read from any
+/// thread. Thread-safe.
+class ClientStatus {
+public:
+    /// Some broker connection was UP at the last statistics (false before the first).
+    bool BrokersUp() const { return brokers_up_.load(); }
+    /// Consumer: the group gave it an assignment, possibly of no partitions; false after a
+    /// revoke until the next assignment.
+    bool Assigned() const { return assigned_.load(); }
+    int AssignedPartitions() const { return assigned_partitions_.load(); }
+    /// The client hit a fatal error (rd_kafka_fatal_error): it cannot produce any more.
+    bool Fatal() const { return fatal_.load(); }
+    /// Consumer: messages behind the high watermark per partition of the input topic (librdkafka
+    /// statistics topics.*.partitions.*.consumer_lag; only partitions with a known lag).
+    std::map<std::int32_t, std::int64_t> ConsumerLag() const;
+
+    /// Takes one librdkafka statistics JSON document. Never throws.
+    void UpdateFromStatistics(std::string_view json, bool fatal);
+    void SetAssigned(bool assigned, int partitions);
+
+private:
+    std::atomic<bool> brokers_up_{false};
+    std::atomic<bool> assigned_{false};
+    std::atomic<int> assigned_partitions_{0};
+    std::atomic<bool> fatal_{false};
+    mutable std::mutex mutex_;
+    std::map<std::int32_t, std::int64_t> lag_;
+};
+
 /// Makes a batch durable; true = durable, so its offsets may be committed.
 using DurableSink = std::function<bool(const std::vector<Message>&)>;
 
@@ -64,6 +96,8 @@ public:
     std::size_t PollOnce(std::size_t max_messages, std::chrono::milliseconds timeout);
     /// Leaves the group. Idempotent.
     void Close();
+    /// Shared, so that a reader may outlive the consumer.
+    std::shared_ptr<const ClientStatus> status() const;
 
 private:
     struct Impl;
@@ -97,6 +131,8 @@ public:
     ProduceResult Produce(const OutboundMessage& message, std::uint64_t id);
     std::vector<DeliveryReport> Poll(std::chrono::milliseconds timeout);
     std::vector<DeliveryReport> Flush(std::chrono::milliseconds timeout, bool* complete = nullptr);
+    /// Shared, so that a reader may outlive the producer.
+    std::shared_ptr<const ClientStatus> status() const;
 
 private:
     struct Impl;
@@ -107,6 +143,10 @@ struct TopicSpec {
     std::string name;
     int partitions = 3;
 };
+
+/// The cluster's topic names, from one metadata request (rd_kafka_metadata, all topics) within
+/// `timeout`. For `check-config`. Throws KafkaError naming librdkafka's error (brokers down, …).
+std::vector<std::string> ListTopics(const Settings& settings, std::chrono::milliseconds timeout);
 
 /// librdkafka's Kafka-protocol mock cluster (rdkafka_mock.h) in this process, on loopback.
 class EmbeddedCluster {

@@ -3,6 +3,7 @@
 // quarantines by error kind.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -30,6 +31,15 @@ struct ProvisionStats {
     std::atomic<std::uint64_t> store_errors{0};
     std::atomic<bool> quarantined{false};
     std::atomic<int> in_flight{0};
+    /// Attempts that ended in an error and will be retried, by core::ErrorKind (its index).
+    std::array<std::atomic<std::uint64_t>, 6> retries_by_kind{};
+    std::atomic<std::int64_t> quarantined_since_ms{0};  ///< UNIX ms; 0 while not quarantined
+    std::atomic<std::int64_t> quarantine_ms_total{0};   ///< of quarantines that ended
+    std::atomic<std::int64_t> heartbeat_ms{0};  ///< UNIX ms of the scheduler loop's last turn
+    /// Jobs done by RunEnd::outcome: made the user, adopted one, or a later event's update.
+    std::atomic<std::uint64_t> jobs_created{0};
+    std::atomic<std::uint64_t> jobs_existing{0};
+    std::atomic<std::uint64_t> jobs_updated{0};
 };
 
 struct ProvisionerSettings {
@@ -55,6 +65,15 @@ public:
     /// `hook` runs (on any thread, briefly) after each job's completion is durable: the relay
     /// publishes its outbox row at once. Call before Start.
     void OnJobDone(std::function<void()> hook) { on_job_done_ = std::move(hook); }
+    /// `hook` is told each job done and how (for the latency histogram), like OnJobDone.
+    void OnJobOutcome(std::function<void(const Job&, const RunEnd&)> hook) {
+        on_job_outcome_ = std::move(hook);
+    }
+    /// `hook` is told when a quarantine starts (its cause) and lifts (empty), on the scheduler's
+    /// or a job's thread, briefly: the ops CLI's `status` shows it. Call before Start.
+    void OnQuarantineChange(std::function<void(const std::string& cause)> hook) {
+        on_quarantine_change_ = std::move(hook);
+    }
     void Start();
     /// New jobs may be due: look now rather than at the next poll.
     void Wake();
@@ -72,7 +91,10 @@ private:
     void StartJob(Job job);
     /// Acts on a run's end; `released` runs once its record (if any) is durable or failed.
     void Handle(const Job& job, const core::Result<RunEnd>& result, std::function<void()> released);
+    /// Milliseconds from the event's durable arrival to now: the job's duration in its log line.
+    std::int64_t SinceCreated(const Job& job) const;
     void Release(const std::string& customer_id);
+    void CountOutcome(const Job& job, const RunEnd& end);
     void Quarantine(const core::Error& error);
     void EndCanary();
     void ProbeWhileQuarantined();
@@ -103,6 +125,8 @@ private:
     std::chrono::milliseconds probe_wait_{0};
 
     std::function<void()> on_job_done_;
+    std::function<void(const Job&, const RunEnd&)> on_job_outcome_;
+    std::function<void(const std::string&)> on_quarantine_change_;
     std::thread scheduler_;
 };
 

@@ -53,6 +53,21 @@ struct RelayStats {
     std::atomic<std::uint64_t> set_aside{0};          ///< rows refused for good, set aside
     std::atomic<std::uint64_t> store_errors{0};
     std::atomic<std::int64_t> backlog{0};  ///< unsent rows at the last look (set-aside excluded)
+    std::atomic<std::int64_t> heartbeat_ms{0};  ///< UNIX ms of the relay loop's last turn
+
+    /// Delivered rows per topic (the output and dead-letter topics). Thread-safe.
+    std::map<std::string, std::uint64_t> PublishedByTopic() const {
+        std::lock_guard lock(topics_mutex_);
+        return published_by_topic_;
+    }
+    void CountPublished(const std::string& topic) {
+        std::lock_guard lock(topics_mutex_);
+        ++published_by_topic_[topic];
+    }
+
+private:
+    mutable std::mutex topics_mutex_;
+    std::map<std::string, std::uint64_t> published_by_topic_;
 };
 
 /// One thread. A row is marked sent only after a successful delivery report, the rows of one

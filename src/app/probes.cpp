@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+// /healthz and /readyz of the daemon: which loops and which dependencies they look at.
+#include "ops_metrics.hpp"
+
+namespace kyc_bridge::app {
+
+void SetProbes(observe::MetricsServer& metrics, ProbeInputs in) {
+    metrics.SetHealth([in] {
+        return observe::CheckLoops(
+            {{"consumer", [&b = in.consumer_beat] { return b.LastMillis(); }},
+             {"scheduler", [&j = in.jobs] { return j.heartbeat_ms.load(); }},
+             {"relay", [&r = in.relay] { return r.heartbeat_ms.load(); }}},
+            in.clock.Now(), kLoopBound);
+    });
+    metrics.SetReadiness([in] {
+        auto consumer = in.consumer.Get();
+        // Start-up (roles resolving, clients connecting) is one reason; the others would only
+        // repeat it.
+        if (!in.consuming || !consumer) {
+            return observe::CheckReadiness({{"starting", [] { return false; }}});
+        }
+        return observe::CheckReadiness({
+            {"kafka_brokers_unreachable", [&] { return consumer->BrokersUp(); }},
+            {"consumer_unassigned", [&] { return consumer->Assigned(); }},
+            {"producer_fatal_error", [&] { return !in.producer->Fatal(); }},
+            {"store_not_writable",
+             [&] { return in.ingested.store_writable && in.store.stats().last_commit_ok; }},
+            {"auth0_token_unavailable", [&] { return in.auth0.token_fetch_ok.load(); }},
+            {"provisioning_quarantined", [&] { return !in.jobs.quarantined; }},
+        });
+    });
+}
+
+}  // namespace kyc_bridge::app
