@@ -191,7 +191,8 @@ int Daemon::Run() {
         ~Detach() { metrics.Detach(); }
     } detach{metrics};
     SetProbes(metrics, {clock, consuming, consumer_beat, consumer_status, producer.status(),
-                        provisioner.stats(), relay.stats(), api.stats(), *store, ingested});
+                        provisioner.stats(), relay.stats(), api.stats(), *store, ingested, stop_,
+                        [&api] { api.RefreshToken(); }});
 
     auto ingest = [&](const std::vector<kafka::Message>& batch) {
         std::vector<store::AcceptedEvent> accepted;

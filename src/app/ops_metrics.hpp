@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -92,6 +93,8 @@ struct ProbeInputs {
     const auth0::Auth0Stats& auth0;
     store::Store& store;
     const IngestCounters& ingested;
+    const std::atomic<bool>& stopping;       ///< SIGTERM came: the loops end, draining is healthy
+    std::function<void()> refresh_token;     ///< non-blocking token fetch when none is to be had
 };
 
 /// Sets the /healthz handler (the consumer, scheduler and relay loops each turned within

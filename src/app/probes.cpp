@@ -6,6 +6,9 @@ namespace kyc_bridge::app {
 
 void SetProbes(observe::MetricsServer& metrics, ProbeInputs in) {
     metrics.SetHealth([in] {
+        // After SIGTERM the loops stop turning while jobs drain (up to shutdown_timeout_s): a
+        // liveness probe must not kill the drain.
+        if (in.stopping) return observe::CheckLoops({}, in.clock.Now(), kLoopBound);
         return observe::CheckLoops(
             {{"consumer", [&b = in.consumer_beat] { return b.LastMillis(); }},
              {"scheduler", [&j = in.jobs] { return j.heartbeat_ms.load(); }},
@@ -25,7 +28,13 @@ void SetProbes(observe::MetricsServer& metrics, ProbeInputs in) {
             {"producer_fatal_error", [&] { return !in.producer->Fatal(); }},
             {"store_not_writable",
              [&] { return in.ingested.store_writable && in.store.stats().last_commit_ok; }},
-            {"auth0_token_unavailable", [&] { return in.auth0.token_fetch_ok.load(); }},
+            {"auth0_token_unavailable",
+             [&] {
+                 // Nothing else fetches while no job needs a token: ask for one, so that an idle
+                 // daemon turns ready again once Auth0 answers.
+                 if (!in.auth0.token_fetch_ok) in.refresh_token();
+                 return in.auth0.token_fetch_ok.load();
+             }},
             {"provisioning_quarantined", [&] { return !in.jobs.quarantined; }},
         });
     });

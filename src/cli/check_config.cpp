@@ -69,9 +69,14 @@ std::string Base64UrlDecode(const std::string& in) {
 /// The granted scopes: the JWT payload's `scope` claim (decoded, signature NOT checked: we only
 /// report, we grant nothing), else the token response's `scope` field (an opaque token).
 std::set<std::string> GrantedScopes(const json& answer, std::string& source) {
-    std::string scope = answer.value("scope", "");
+    // A field of another type (a stand-in's quirk) reads as absent rather than throwing.
+    auto text = [&answer](const char* name) {
+        auto it = answer.find(name);
+        return it != answer.end() && it->is_string() ? it->get<std::string>() : std::string{};
+    };
+    std::string scope = text("scope");
     source = "token response";
-    const auto token = answer.value("access_token", "");
+    const auto token = text("access_token");
     const auto first = token.find('.');
     const auto second = token.find('.', first + 1);
     if (first != std::string::npos && second != std::string::npos) {

@@ -337,9 +337,13 @@ std::vector<std::pair<std::string, std::string>> EffectiveValues(const Config& c
         values.emplace_back(key.dotted(), text);
     }
     for (const auto& [name, value] : config.kafka.properties) {
-        bool secret = name.find("password") != std::string::npos ||
-                      name.find("secret") != std::string::npos ||
-                      name.find("oauthbearer.config") != std::string::npos;
+        // Every credential librdkafka takes inline: passwords, secrets, SASL configs, private
+        // keys and PEM blobs, tokens.
+        bool secret = false;
+        for (const char* part : {"password", "secret", "oauthbearer", "sasl.jaas", "key", ".pem",
+                                 "token", "credential"}) {
+            secret = secret || name.find(part) != std::string::npos;
+        }
         values.emplace_back("kafka.properties." + name, secret ? "***" : value);
     }
     return values;

@@ -98,6 +98,11 @@ public:
     void Shutdown() override;
     /// Releases the pacer only: nothing waits for the budget any more, calls in flight finish.
     void StopWaiting() { pacer_.Release(); }
+    /// Starts a token fetch if none is cached (non-blocking; a failed fetch is not repeated
+    /// within a second): readiness asks, so an idle daemon whose last fetch failed recovers.
+    void RefreshToken() {
+        tokens_.Get([](core::Result<std::string>) {});
+    }
     const Auth0Stats& stats() const { return stats_; }
     const PacerStats& pacer_stats() const { return pacer_.stats(); }
     /// Call before the first request (not thread-safe against requests in flight).

@@ -136,7 +136,8 @@ path = "/var/lib/kyc-bridge/kyc-bridge.db"
 
 TEST(Config, EffectiveValuesMaskSecrets) {
     auto c = ParseConfig(std::string(kMinimal) + "[kafka.properties]\n\"sasl.password\" = \"pw\"\n"
-                                                 "\"security.protocol\" = \"SASL_SSL\"\n",
+                                                 "\"security.protocol\" = \"SASL_SSL\"\n"
+                                                 "\"ssl.key.pem\" = \"-----BEGIN PRIVATE KEY-----\"\n",
                          {});
     std::map<std::string, std::string> values;
     for (const auto& [key, value] : EffectiveValues(c)) values[key] = value;
@@ -144,6 +145,7 @@ TEST(Config, EffectiveValuesMaskSecrets) {
     EXPECT_EQ(values.at("auth0.client_id"), "abc");
     EXPECT_EQ(values.at("kafka.properties.sasl.password"), "***");
     EXPECT_EQ(values.at("kafka.properties.security.protocol"), "SASL_SSL");
+    EXPECT_EQ(values.at("kafka.properties.ssl.key.pem"), "***") << "an inline private key";
     EXPECT_EQ(values.at("auth0.roles"), "ROLE_CUSTOMER");
     for (const auto& [key, value] : values) EXPECT_EQ(value.find("s3cret"), std::string::npos) << key;
 }
