@@ -245,7 +245,29 @@ void ResolveAuth0(Auth0Config& a, Secrets secrets) {
             "must be 0 (no cap) or positive");
 }
 
+// librdkafka properties that carry kyc-bridge's delivery guarantees: configuration cannot
+// switch them off.
+void RejectOwnedKafkaProperties(const std::map<std::string, std::string>& properties) {
+    static const std::map<std::string, std::string> kOwned = {
+        {"enable.auto.commit", "offsets are committed only once the inbox is durable"},
+        {"enable.auto.offset.store", "offsets are committed only once the inbox is durable"},
+        {"isolation.level", "only committed transactions are read (read_committed)"},
+        {"enable.idempotence", "the outbox relies on an idempotent producer"},
+        {"acks", "an event is sent only once all in-sync replicas have it (acks=all)"},
+        {"max.in.flight.requests.per.connection", "the idempotent producer needs at most 5"},
+    };
+    for (const auto& [name, value] : properties) {
+        auto owned = kOwned.find(name);
+        if (owned != kOwned.end()) {
+            throw ConfigError("kafka.properties." + name,
+                              "is set by kyc-bridge and cannot be overridden: " + owned->second +
+                                  "; remove it");
+        }
+    }
+}
+
 void Validate(Config& c, Secrets secrets) {
+    RejectOwnedKafkaProperties(c.kafka.properties);
     Require(!c.kafka.brokers.empty(), "kafka.brokers", "is required (a bootstrap list or \"embedded\")");
     Require(!c.kafka.group_id.empty(), "kafka.group_id", "is required");
     Require(!c.kafka.input_topic.empty(), "kafka.input_topic", "is required");

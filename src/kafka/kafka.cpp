@@ -222,8 +222,6 @@ Consumer::Consumer(const Settings& settings, const std::string& topic, DurableSi
     : impl_(std::make_unique<Impl>()) {
     auto conf = MakeConf(settings);
     Set(conf.get(), "group.id", settings.group_id);
-    Set(conf.get(), "enable.auto.commit", "false");
-    Set(conf.get(), "enable.auto.offset.store", "false");
     Set(conf.get(), "auto.offset.reset", "earliest");
     // A member killed with -9 holds its partitions until its session times out; librdkafka's
     // default (45 s) would stall a restarted instance that long. Heartbeats come from a
@@ -231,6 +229,12 @@ Consumer::Consumer(const Settings& settings, const std::string& topic, DurableSi
     Set(conf.get(), "session.timeout.ms", "10000");
     Set(conf.get(), "heartbeat.interval.ms", "3000");
     for (const auto& [name, value] : settings.properties) Set(conf.get(), name, value);
+    // Owned by kyc-bridge, set after kafka.properties (which config validation already keeps
+    // them out of): offsets are committed by hand once the inbox is durable, and only committed
+    // transactions are read.
+    Set(conf.get(), "enable.auto.commit", "false");
+    Set(conf.get(), "enable.auto.offset.store", "false");
+    Set(conf.get(), "isolation.level", "read_committed");
     rd_kafka_conf_set_rebalance_cb(
         conf.get(), [](rd_kafka_t*, rd_kafka_resp_err_t reason,
                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
@@ -356,10 +360,13 @@ Producer::Producer(const Settings& settings) : impl_(std::make_unique<Impl>()) {
     auto conf = MakeConf(settings);
     // Idempotent producer: no duplicates or reordering from internal retries
     // (librdkafka INTRODUCTION.md, "Idempotent Producer"); messages wait out broker outages.
-    Set(conf.get(), "enable.idempotence", "true");
-    Set(conf.get(), "acks", "all");
     Set(conf.get(), "message.timeout.ms", "0");
     for (const auto& [name, value] : settings.properties) Set(conf.get(), name, value);
+    // Owned by kyc-bridge, set last: idempotence needs acks=all and at most 5 requests in flight
+    // per connection (librdkafka CONFIGURATION.md, enable.idempotence).
+    Set(conf.get(), "enable.idempotence", "true");
+    Set(conf.get(), "acks", "all");
+    Set(conf.get(), "max.in.flight.requests.per.connection", "5");
     rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
         auto* impl = static_cast<Producer::Impl*>(opaque);
         auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));

@@ -2,6 +2,7 @@
 // Config loading: defaults, file values, environment overrides, one-line errors naming the key.
 #include "kyc_bridge/config/config.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -116,6 +117,23 @@ TEST(Config, ShippedExampleFilesAreValid) {
     Environment env{{"KYC_BRIDGE_AUTH0_CLIENT_SECRET", "x"}};
     EXPECT_NO_THROW(LoadConfig(KYC_BRIDGE_SOURCE_ROOT "/config/kyc-bridge.toml", env));
     EXPECT_NO_THROW(LoadConfig(KYC_BRIDGE_SOURCE_ROOT "/config/demo.toml", env));
+}
+
+TEST(Config, KafkaPropertiesCannotSwitchOffTheDeliveryGuarantees) {
+    for (const char* owned : {"enable.auto.commit", "enable.auto.offset.store", "isolation.level",
+                              "enable.idempotence", "acks",
+                              "max.in.flight.requests.per.connection"}) {
+        auto text = std::string(kMinimal) + "[kafka.properties]\n\"" + owned + "\" = \"x\"\n";
+        EXPECT_NE(ErrorOf(text).find(std::string("kafka.properties.") + owned + ": is set by "
+                                     "kyc-bridge"),
+                  std::string::npos)
+            << owned;
+        // The environment override (KYC_BRIDGE_KAFKA_PROPERTIES_ENABLE_AUTO_COMMIT) likewise.
+        std::string env_name = std::string("KYC_BRIDGE_KAFKA_PROPERTIES_") + owned;
+        for (auto& c : env_name) c = c == '.' ? '_' : static_cast<char>(std::toupper(c));
+        EXPECT_THROW(ParseConfig(kMinimal, {{env_name, "x"}}), ConfigError) << env_name;
+    }
+    EXPECT_NO_THROW(ParseConfig(std::string(kMinimal) + "[kafka.properties]\n\"linger.ms\" = \"5\"\n", {}));
 }
 
 TEST(Config, SkippingSecretsNeedsNoCredentialsAndReadsNoSecretFile) {
