@@ -87,18 +87,10 @@ void TokenCache::FetchLoop() {
         wake_fetcher_.wait(lock, [&] { return fetch_requested_ || stopping_; });
         if (stopping_) return;
         fetch_requested_ = false;
-        lock.unlock();
-        ++fetches_;
-        core::Result<Token> fetched = FetchNoThrow(fetcher_);  // without the lock: it does I/O
-        const core::TimePoint now = clock_.Now();
-        lock.lock();
-        (void)CompleteLocked(std::move(fetched), now);  // waiters get AfterFetchLocked
-        const core::Result<std::string> result = AfterFetchLocked();
-        std::vector<core::Callback<std::string>> waiters;
-        waiters.swap(waiters_);
-        lock.unlock();
-        for (auto& done : waiters) done(result);  // may call Get again: that queues a new fetch
-        lock.lock();
+        // The same fetch as a blocking caller's: waiters get its outcome (they may call Get
+        // again, which queues a new fetch).
+        (void)FetchLocked(lock);
+        if (!lock.owns_lock()) lock.lock();
     }
 }
 

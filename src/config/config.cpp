@@ -202,6 +202,12 @@ void Require(bool condition, const std::string& key, const std::string& problem)
     if (!condition) throw ConfigError(key, problem);
 }
 
+// "must be LO to HI", the message every bounded integer key gives.
+void RequireRange(int value, int lo, int hi, const std::string& key, const std::string& why = "") {
+    Require(value >= lo && value <= hi, key,
+            "must be " + std::to_string(lo) + " to " + std::to_string(hi) + why);
+}
+
 std::string ReadSecretFile(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw ConfigError("auth0.client_secret_file", "cannot read '" + path + "'");
@@ -290,18 +296,13 @@ void Validate(Config& c, Secrets secrets) {
     Require(c.retry.max_attempts >= 1, "retry.max_attempts", "must be at least 1");
     Require(c.retry.max_age_s >= 1, "retry.max_age_s", "must be at least 1");
     Require(c.retry.conflict_max_attempts >= 1, "retry.conflict_max_attempts", "must be at least 1");
-    Require(c.provision.concurrency >= 1 && c.provision.concurrency <= 1024,
-            "provision.concurrency", "must be 1 to 1024");
-    Require(c.provision.max_emails_in_flight >= 1 && c.provision.max_emails_in_flight <= 1024,
-            "provision.max_emails_in_flight", "must be 1 to 1024");
-    Require(c.provision.role_batch_size >= 1 && c.provision.role_batch_size <= 1000,
-            "provision.role_batch_size", "must be 1 to 1000 (Auth0 takes at most 1000 users per call)");
-    Require(c.provision.role_batch_wait_ms >= 0 && c.provision.role_batch_wait_ms <= 10000,
-            "provision.role_batch_wait_ms", "must be 0 to 10000");
-    Require(c.store.commit_interval_ms >= 0 && c.store.commit_interval_ms <= 1000,
-            "store.commit_interval_ms", "must be 0 to 1000");
-    Require(c.store.commit_max_records >= 1 && c.store.commit_max_records <= 10000,
-            "store.commit_max_records", "must be 1 to 10000");
+    RequireRange(c.provision.concurrency, 1, 1024, "provision.concurrency");
+    RequireRange(c.provision.max_emails_in_flight, 1, 1024, "provision.max_emails_in_flight");
+    RequireRange(c.provision.role_batch_size, 1, 1000, "provision.role_batch_size",
+                 " (Auth0 takes at most 1000 users per call)");
+    RequireRange(c.provision.role_batch_wait_ms, 0, 10000, "provision.role_batch_wait_ms");
+    RequireRange(c.store.commit_interval_ms, 0, 1000, "store.commit_interval_ms");
+    RequireRange(c.store.commit_max_records, 1, 10000, "store.commit_max_records");
     Require(c.daemon.shutdown_timeout_s >= 1, "daemon.shutdown_timeout_s", "must be at least 1");
 }
 
