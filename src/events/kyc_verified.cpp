@@ -1,13 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parsing and validation of `customer.kyc_verified`: every rule of the input contract, one place.
+//
+// Reason codes (Error::code; every one kPermanent), in the order the checks run:
+//   too_large               the value is over kMaxEventBytes (64 KiB)
+//   invalid_utf8            the value is not well-formed UTF-8 (RFC 3629), anywhere in it
+//   not_json                empty, not JSON (a lone surrogate escape included), or not an object
+//   too_deep                objects/arrays nest over kMaxEventDepth (32) levels, the event being 1
+//   duplicate_key           a key appears twice in one object, at any level
+//   trailing_data           anything but JSON whitespace after the object, a NUL byte included
+//   missing_field           a required field is absent or null
+//   invalid_field           a field is not a string, or its length in code points is out of range
+//   control_character       a field holds U+0000–U+001F, U+007F–U+009F, U+2028/U+2029 or a bidi
+//                           embedding/override/isolate (U+202A–U+202E, U+2066–U+2069)
+//   invalid_event_id        event_id is not 1 to 128 characters
+//   wrong_event_type        event_type is not "customer.kyc_verified"
+//   invalid_occurred_at     occurred_at is not an RFC 3339 date-time
+//   invalid_customer_id     customer_id does not match [A-Za-z0-9_-]{1,64}
+//   kyc_not_verified        kyc_status is not "VERIFIED"
+//   non_ascii_email_domain  the email's domain is not ASCII: IDNs must arrive as xn-- A-labels
+//   invalid_email           the email fails IsPlausibleEmail (a non-ASCII local part included)
+//   invalid_phone_number    phone_number is not E.164
+//   internal_error          the parser failed (out of memory): not the event's fault
+//
+// Decisions: unknown members are ignored whatever their type, but count for depth and duplicate
+// keys. Markup in names ("<script>") is accepted: it is data, which we never render; whoever
+// renders it escapes it. No message ever quotes a value, nor an unknown key.
 #include "kyc_bridge/events/kyc_verified.hpp"
 
 #include <algorithm>
-#include <cctype>
+#include <array>
 
 #include <nlohmann/json.hpp>
 
+#include "json_members.hpp"
 #include "kyc_bridge/core/ids.hpp"
+#include "utf8.hpp"
 
 namespace kyc_bridge::events {
 namespace {
@@ -15,11 +42,16 @@ namespace {
 using core::Error;
 using nlohmann::json;
 
+constexpr std::array<std::string_view, 10> kFields = {
+    "event_id", "event_type", "occurred_at", "customer_id",  "kyc_status",
+    "email",    "given_name", "family_name", "phone_number", "locale"};
+
 Error Reject(std::string code, std::string message) {
     return Error::Permanent(std::move(message), std::move(code));
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAsciiAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 bool AllDigits(std::string_view text) {
     return !text.empty() && std::all_of(text.begin(), text.end(), IsDigit);
@@ -27,9 +59,8 @@ bool AllDigits(std::string_view text) {
 
 bool IsValidCustomerId(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
-    return std::all_of(id.begin(), id.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-    });
+    return std::all_of(id.begin(), id.end(),
+                       [](char c) { return IsAsciiAlnum(c) || c == '_' || c == '-'; });
 }
 
 // E.164 as Auth0 validates phone_number: ^\+[0-9]{1,15}$ (Management API CreateUserRequestContent).
@@ -37,35 +68,106 @@ bool IsE164(std::string_view phone) {
     return phone.size() >= 2 && phone.size() <= 16 && phone[0] == '+' && AllDigits(phone.substr(1));
 }
 
-// Reads a required string field; the message names the field, never its value.
-core::Result<std::string> RequiredString(const json& doc, const char* field) {
-    auto it = doc.find(field);
-    if (it == doc.end() || it->is_null()) {
-        return Reject("missing_field", std::string("required field '") + field + "' is missing");
-    }
-    if (!it->is_string()) {
-        return Reject("invalid_field", std::string("field '") + field + "' must be a string");
-    }
-    return it->get<std::string>();
+// RFC 5322 §3.2.3 dot-atom: atext runs joined by single dots. Quoted local parts are refused.
+bool IsDotAtom(std::string_view local) {
+    constexpr std::string_view kAtextSymbols = "!#$%&'*+-/=?^_`{|}~";
+    if (local.empty() || local.front() == '.' || local.back() == '.') return false;
+    if (local.find("..") != std::string_view::npos) return false;
+    return std::all_of(local.begin(), local.end(), [&](char c) {
+        return IsAsciiAlnum(c) || c == '.' || kAtextSymbols.find(c) != std::string_view::npos;
+    });
 }
 
-core::Result<std::optional<std::string>> OptionalString(const json& doc, const char* field,
+// RFC 1035 §2.3.1 / RFC 5321 §4.1.2 label: letters, digits, hyphens, 1 to 63 octets, no hyphen
+// at either end. A-labels (xn--…) pass as they are.
+bool IsDomainLabel(std::string_view label) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+        return false;
+    }
+    return std::all_of(label.begin(), label.end(),
+                       [](char c) { return IsAsciiAlnum(c) || c == '-'; });
+}
+
+bool IsAsciiDomain(std::string_view domain) {
+    if (domain.size() > 253) return false;
+    std::size_t dots = 0;
+    std::string_view label;
+    for (std::string_view rest = domain;; ++dots) {
+        auto dot = rest.find('.');
+        label = rest.substr(0, dot);
+        if (!IsDomainLabel(label)) return false;
+        if (dot == std::string_view::npos) break;
+        rest.remove_prefix(dot + 1);
+    }
+    return dots >= 1 && !AllDigits(label);  // two labels at least; the last, the TLD, not digits
+}
+
+// The domain of a one-'@' address holds a non-ASCII byte: an IDN sent as U-labels, or a
+// homoglyph ("exаmple.com" with a Cyrillic а). Auth0 and SMTP want the A-label form.
+bool HasNonAsciiDomain(std::string_view email) {
+    auto at = email.find('@');
+    if (at == std::string_view::npos || email.find('@', at + 1) != std::string_view::npos) {
+        return false;
+    }
+    auto domain = email.substr(at + 1);
+    return std::any_of(domain.begin(), domain.end(),
+                       [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+Error WrongLength(std::string_view field, std::size_t max_length) {
+    return Reject("invalid_field", "field '" + std::string(field) + "' must be 1 to " +
+                                       std::to_string(max_length) + " characters");
+}
+
+// A present string member, after the checks every field shares; the message names the field.
+core::Result<std::optional<std::string>> StringMember(JsonMembers& members,
+                                                      std::string_view field) {
+    auto it = members.find(field);
+    if (it == members.end() || it->second.type == JsonMember::Type::kNull) {
+        return std::optional<std::string>{};
+    }
+    if (it->second.type != JsonMember::Type::kString) {
+        return Reject("invalid_field", "field '" + std::string(field) + "' must be a string");
+    }
+    if (HasControlCharacter(it->second.text)) {
+        return Reject("control_character", "field '" + std::string(field) +
+                                               "' contains a control, line-separator or bidi-formatting character");
+    }
+    return std::optional<std::string>{std::move(it->second.text)};
+}
+
+core::Result<std::string> RequiredString(JsonMembers& members, std::string_view field) {
+    auto value = StringMember(members, field);
+    if (!value) return value.error();
+    if (!value->has_value()) {
+        return Reject("missing_field", "required field '" + std::string(field) + "' is missing");
+    }
+    return std::move(**value);
+}
+
+// Lengths count code points, as Auth0 documents them in characters (CreateUserRequestContent).
+core::Result<std::optional<std::string>> OptionalString(JsonMembers& members,
+                                                        std::string_view field,
                                                         std::size_t max_length) {
-    auto it = doc.find(field);
-    if (it == doc.end() || it->is_null()) return std::optional<std::string>{};
-    if (!it->is_string()) {
-        return Reject("invalid_field", std::string("field '") + field + "' must be a string");
+    auto value = StringMember(members, field);
+    if (!value || !value->has_value()) return value;
+    auto length = CodePointCount(**value);
+    if (length == 0 || length > max_length) return WrongLength(field, max_length);
+    return value;
+}
+
+core::Status CheckEmail(std::string_view email) {
+    if (HasNonAsciiDomain(email)) {
+        return Reject("non_ascii_email_domain",
+                      "email domain is not ASCII; send an IDN domain in its xn-- (punycode) form");
     }
-    auto value = it->get<std::string>();
-    if (value.empty() || value.size() > max_length) {
-        return Reject("invalid_field", std::string("field '") + field + "' must be 1 to " +
-                                           std::to_string(max_length) + " characters");
-    }
-    return std::optional<std::string>{std::move(value)};
+    if (!IsPlausibleEmail(email)) return Reject("invalid_email", "email is not a valid address");
+    return {};
 }
 
 core::Status CheckRequiredValues(const KycVerified& e) {
-    if (e.event_id.empty() || e.event_id.size() > 128) {
+    auto event_id_length = CodePointCount(e.event_id);
+    if (event_id_length == 0 || event_id_length > 128) {
         return Reject("invalid_event_id", "event_id must be 1 to 128 characters");
     }
     if (e.event_type != "customer.kyc_verified") {
@@ -80,13 +182,46 @@ core::Status CheckRequiredValues(const KycVerified& e) {
     if (e.kyc_status != "VERIFIED") {
         return Reject("kyc_not_verified", "kyc_status must be 'VERIFIED'");
     }
-    if (!IsPlausibleEmail(e.email)) {
-        return Reject("invalid_email", "email is not a valid address");
-    }
+    if (auto email = CheckEmail(e.email); !email) return email;
     if (e.phone_number && !IsE164(*e.phone_number)) {
         return Reject("invalid_phone_number", "phone_number must be E.164 (+ and 1 to 15 digits)");
     }
     return {};
+}
+
+core::Result<KycVerified> Parse(std::string_view payload) {
+    if (payload.size() > kMaxEventBytes) {
+        return Reject("too_large", "event is " + std::to_string(payload.size()) +
+                                       " bytes, larger than the 65536 byte limit");
+    }
+    auto members = ReadJsonMembers(payload, kFields, kMaxEventDepth);
+    if (!members) return members.error();
+
+    KycVerified e;
+    struct Required { std::string_view name; std::string* target; };
+    for (auto [name, target] : {Required{"event_id", &e.event_id},
+                                Required{"event_type", &e.event_type},
+                                Required{"occurred_at", &e.occurred_at},
+                                Required{"customer_id", &e.customer_id},
+                                Required{"kyc_status", &e.kyc_status},
+                                Required{"email", &e.email}}) {
+        auto value = RequiredString(*members, name);
+        if (!value) return value.error();
+        *target = std::move(value.value());
+    }
+    struct Optional { std::string_view name; std::optional<std::string>* target; std::size_t max; };
+    // Auth0 limits given_name/family_name to 1–150 characters (CreateUserRequestContent).
+    for (auto [name, target, max] : {Optional{"given_name", &e.given_name, 150},
+                                     Optional{"family_name", &e.family_name, 150},
+                                     Optional{"phone_number", &e.phone_number, 16},
+                                     Optional{"locale", &e.locale, 35}}) {
+        auto value = OptionalString(*members, name, max);
+        if (!value) return value.error();
+        *target = std::move(value.value());
+    }
+    if (auto valid = CheckRequiredValues(e); !valid) return valid.error();
+    e.email = core::AsciiLower(e.email);
+    return e;
 }
 
 }  // namespace
@@ -102,12 +237,11 @@ bool IsRfc3339(std::string_view t) {
         !digits_at(17, 2)) {
         return false;
     }
-    int month = std::stoi(std::string(t.substr(5, 2)));
-    int day = std::stoi(std::string(t.substr(8, 2)));
-    int hour = std::stoi(std::string(t.substr(11, 2)));
-    int minute = std::stoi(std::string(t.substr(14, 2)));
-    int second = std::stoi(std::string(t.substr(17, 2)));
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    auto two_digits = [&](std::size_t pos) { return (t[pos] - '0') * 10 + (t[pos + 1] - '0'); };
+    int month = two_digits(5);
+    int day = two_digits(8);
+    if (month < 1 || month > 12 || day < 1 || day > 31 || two_digits(11) > 23 ||
+        two_digits(14) > 59 || two_digits(17) > 60) {
         return false;
     }
     std::size_t pos = 19;
@@ -125,58 +259,23 @@ bool IsRfc3339(std::string_view t) {
 }
 
 bool IsPlausibleEmail(std::string_view email) {
-    if (email.size() < 3 || email.size() > 254) return false;
+    if (email.size() > 254) return false;  // RFC 5321 §4.5.3.1.3: a 256-octet path, less "<>"
     auto at = email.find('@');
-    if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) {
+    if (at == std::string_view::npos || email.find('@', at + 1) != std::string_view::npos) {
         return false;
     }
-    auto local = email.substr(0, at);
-    auto domain = email.substr(at + 1);
-    if (local.size() > 64 || domain.size() < 3) return false;
-    auto dot = domain.rfind('.');
-    if (dot == std::string_view::npos || dot == 0 || dot + 2 > domain.size()) return false;
-    if (domain.find("..") != std::string_view::npos || domain.front() == '-') return false;
-    return std::none_of(email.begin(), email.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return u <= 0x20 || u == 0x7f || c == ',' || c == ';' || c == '<' || c == '>' || c == '"' ||
-               c == '(' || c == ')' || c == '[' || c == ']' || c == '\\';
-    });
+    auto local = email.substr(0, at);  // RFC 5321 §4.5.3.1.1: 64 octets at most
+    return local.size() <= 64 && IsDotAtom(local) && IsAsciiDomain(email.substr(at + 1));
 }
 
 core::Result<KycVerified> ParseKycVerified(std::string_view payload) {
-    if (payload.size() > kMaxEventBytes) {
-        return Reject("too_large", "event is " + std::to_string(payload.size()) +
-                                       " bytes, larger than the 65536 byte limit");
+    try {
+        return Parse(payload);
+    } catch (...) {  // std::bad_alloc in practice; nothing may escape into a Kafka callback
+        return Reject("internal_error",
+                      "the event parser failed (out of memory?); replay the event once the daemon "
+                      "has memory to spare");
     }
-    json doc = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return Reject("not_json", "event value is not valid JSON");
-    if (!doc.is_object()) return Reject("not_json", "event value is not a JSON object");
-
-    KycVerified e;
-    struct Required { const char* name; std::string* target; };
-    for (auto [name, target] : {Required{"event_id", &e.event_id},
-                                Required{"event_type", &e.event_type},
-                                Required{"occurred_at", &e.occurred_at},
-                                Required{"customer_id", &e.customer_id},
-                                Required{"kyc_status", &e.kyc_status},
-                                Required{"email", &e.email}}) {
-        auto value = RequiredString(doc, name);
-        if (!value) return value.error();
-        *target = std::move(value.value());
-    }
-    struct Optional { const char* name; std::optional<std::string>* target; std::size_t max; };
-    // Auth0 limits given_name/family_name to 1–150 characters (CreateUserRequestContent).
-    for (auto [name, target, max] : {Optional{"given_name", &e.given_name, 150},
-                                     Optional{"family_name", &e.family_name, 150},
-                                     Optional{"phone_number", &e.phone_number, 16},
-                                     Optional{"locale", &e.locale, 35}}) {
-        auto value = OptionalString(doc, name, max);
-        if (!value) return value.error();
-        *target = std::move(value.value());
-    }
-    if (auto valid = CheckRequiredValues(e); !valid) return valid.error();
-    e.email = core::AsciiLower(e.email);
-    return e;
 }
 
 std::string ToJson(const KycVerified& e) {
