@@ -32,6 +32,7 @@ http::Options HttpOptions(const ClientSettings& s) {
     o.connect_timeout_ms = s.connect_timeout_ms;
     o.request_timeout_ms = s.request_timeout_ms;
     o.allow_insecure_http = s.allow_insecure_http;
+    o.ca_file = s.ca_file;
     o.max_connections = s.max_connections;
     o.http2 = true;  // Auth0 offers h2: many requests share one connection
     return o;
@@ -230,8 +231,11 @@ void LogRefused(const Call& call) {
                                 call.endpoint);
 }
 
+// A fresh token refused too is the tenant's problem (a rotated signing key, a revoked grant),
+// not the customer's: kConfiguration pauses provisioning instead of failing the job.
 core::Error SecondUnauthorized(const Call& call, core::Error error) {
-    error.kind = core::ErrorKind::kPermanent;
+    error.kind = core::ErrorKind::kConfiguration;
+    error.code = "unauthorized_twice";
     error.message = call.endpoint +
                     " answered 401 twice, the second time with a newly fetched token; "
                     "check the API's token settings (audience, signing) in Auth0";

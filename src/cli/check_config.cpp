@@ -99,6 +99,7 @@ json FetchToken(const config::Auth0Config& a, std::vector<std::string>& problems
     options.connect_timeout_ms = a.connect_timeout_ms;
     options.request_timeout_ms = a.request_timeout_ms;
     options.allow_insecure_http = a.allow_insecure_http;
+    options.ca_file = a.ca_file;
     http::HttpClient client(options);
     json body = {{"grant_type", "client_credentials"},
                  {"client_id", a.client_id},
@@ -150,6 +151,7 @@ json CheckRoles(const config::Config& c, std::vector<std::string>& problems) {
     settings.connect_timeout_ms = c.auth0.connect_timeout_ms;
     settings.request_timeout_ms = c.auth0.request_timeout_ms;
     settings.allow_insecure_http = c.auth0.allow_insecure_http;
+    settings.ca_file = c.auth0.ca_file;
     auth0::HttpAuth0Api api(settings, clock);
     auto ids = auth0::ResolveRoleIds(api, c.auth0.roles);
     if (!ids) {

@@ -32,6 +32,9 @@ int RunDaemon(const std::string& config_path) {
         } catch (const std::invalid_argument& e) {
             throw ConfigError("log", e.what());
         }
+        for (const auto& warning : config.warnings) {
+            kyc_bridge::core::Logger("config")->warn("event=config_warning warning=\"{}\"", warning);
+        }
         sigset_t signals;
         sigemptyset(&signals);
         sigaddset(&signals, SIGTERM);

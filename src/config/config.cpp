@@ -2,7 +2,10 @@
 // TOML + environment → typed Config, through one table of known keys.
 #include "kyc_bridge/config/config.hpp"
 
+#include <sys/stat.h>
+
 #include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -37,9 +40,11 @@ std::vector<Key> KnownKeys(Config& c) {
         {"kafka", "output_topic", &c.kafka.output_topic},
         {"kafka", "dead_letter_topic", &c.kafka.dead_letter_topic},
         {"kafka", "embedded_partitions", &c.kafka.embedded_partitions},
+        {"kafka", "dead_letter_max_bytes", &c.kafka.dead_letter_max_bytes},
         {"auth0", "domain", &c.auth0.domain},
         {"auth0", "base_url", &c.auth0.base_url},
         {"auth0", "allow_insecure_http", &c.auth0.allow_insecure_http},
+        {"auth0", "ca_file", &c.auth0.ca_file},
         {"auth0", "client_id", &c.auth0.client_id},
         {"auth0", "client_secret", &c.auth0.client_secret},
         {"auth0", "client_secret_file", &c.auth0.client_secret_file},
@@ -67,6 +72,8 @@ std::vector<Key> KnownKeys(Config& c) {
         {"provision", "role_batch_wait_ms", &c.provision.role_batch_wait_ms},
         {"store", "commit_interval_ms", &c.store.commit_interval_ms},
         {"store", "commit_max_records", &c.store.commit_max_records},
+        {"store", "strict_modes", &c.store.strict_modes},
+        {"store", "keep_personal_data_s", &c.store.keep_personal_data_s},
         {"daemon", "shutdown_timeout_s", &c.daemon.shutdown_timeout_s},
     };
 }
@@ -170,6 +177,9 @@ void ApplyToml(const toml::table& root, std::vector<Key>& keys, Config& config) 
             });
             if (it == keys.end()) throw ConfigError(section + "." + name, "unknown key");
             AssignFromToml(*it, node);
+            if (it->dotted() == "auth0.client_secret") {
+                config.auth0.client_secret_inline = !config.auth0.client_secret.empty();
+            }
         }
     }
 }
@@ -189,6 +199,7 @@ void ApplyEnvironment(const Environment& env, std::vector<Key>& keys, Config& co
                                [&](const Key& k) { return k.env_name() == name; });
         if (it != keys.end()) {
             AssignFromEnv(*it, value);
+            if (it->dotted() == "auth0.client_secret") config.auth0.client_secret_inline = false;
             continue;
         }
         bool under_known_section = std::any_of(keys.begin(), keys.end(), [&](const Key& k) {
@@ -209,6 +220,16 @@ void RequireRange(int value, int lo, int hi, const std::string& key, const std::
 }
 
 std::string ReadSecretFile(const std::string& path) {
+    // The secret can create and change every user of the tenant: a file other users can read
+    // is refused, as ssh refuses a private key of mode 0644.
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 0077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+        throw ConfigError("auth0.client_secret_file",
+                          "'" + path + "' has mode " + mode +
+                              ", readable by group or others; chmod 600 it (or 400)");
+    }
     std::ifstream in(path);
     if (!in) throw ConfigError("auth0.client_secret_file", "cannot read '" + path + "'");
     std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -217,8 +238,13 @@ std::string ReadSecretFile(const std::string& path) {
     return secret;
 }
 
-void ResolveSecret(Auth0Config& a) {
+void ResolveSecret(Auth0Config& a, std::vector<std::string>& warnings) {
     Require(!a.client_id.empty(), "auth0.client_id", "is required");
+    if (a.client_secret_inline && !a.client_secret.empty()) {
+        warnings.push_back(
+            "auth0.client_secret is written in the config file; prefer auth0.client_secret_file "
+            "(mode 0600) or KYC_BRIDGE_AUTH0_CLIENT_SECRET");
+    }
     if (a.client_secret.empty() && !a.client_secret_file.empty()) {
         a.client_secret = ReadSecretFile(a.client_secret_file);
     }
@@ -226,8 +252,8 @@ void ResolveSecret(Auth0Config& a) {
             "is required (set KYC_BRIDGE_AUTH0_CLIENT_SECRET or auth0.client_secret_file)");
 }
 
-void ResolveAuth0(Auth0Config& a, Secrets secrets) {
-    if (secrets == Secrets::kRequire) ResolveSecret(a);
+void ResolveAuth0(Auth0Config& a, Secrets secrets, std::vector<std::string>& warnings) {
+    if (secrets == Secrets::kRequire) ResolveSecret(a, warnings);
     Require(!a.domain.empty() || !a.base_url.empty(), "auth0.domain", "is required");
     if (a.base_url.empty()) a.base_url = "https://" + a.domain;
     while (a.base_url.size() > 1 && a.base_url.back() == '/') a.base_url.pop_back();
@@ -236,6 +262,19 @@ void ResolveAuth0(Auth0Config& a, Secrets secrets) {
     Require(https || http, "auth0.base_url", "must start with https://");
     Require(https || a.allow_insecure_http, "auth0.base_url",
             "plain http:// is refused unless auth0.allow_insecure_http = true");
+    if (a.allow_insecure_http) {
+        warnings.push_back(std::string("auth0.allow_insecure_http = true: ") +
+                           (http ? "the client secret and tokens go to " + a.base_url +
+                                       " unencrypted; use it only against a test emulator"
+                                 : "not needed for an https:// base_url; remove it"));
+    }
+    if (!a.ca_file.empty()) {
+        std::ifstream ca(a.ca_file);
+        Require(static_cast<bool>(ca), "auth0.ca_file", "cannot read '" + a.ca_file + "'");
+        std::string pem((std::istreambuf_iterator<char>(ca)), std::istreambuf_iterator<char>());
+        Require(pem.find("-----BEGIN CERTIFICATE-----") != std::string::npos, "auth0.ca_file",
+                "'" + a.ca_file + "' holds no PEM certificate");
+    }
     if (a.audience.empty()) a.audience = "https://" + a.domain + "/api/v2/";
     if (a.email_client_id.empty()) a.email_client_id = a.client_id;
     Require(!a.connection.empty(), "auth0.connection", "is required");
@@ -280,7 +319,9 @@ void Validate(Config& c, Secrets secrets) {
     Require(!c.kafka.output_topic.empty(), "kafka.output_topic", "is required");
     Require(!c.kafka.dead_letter_topic.empty(), "kafka.dead_letter_topic", "is required");
     Require(c.kafka.embedded_partitions >= 1, "kafka.embedded_partitions", "must be at least 1");
-    ResolveAuth0(c.auth0, secrets);
+    RequireRange(c.kafka.dead_letter_max_bytes, 1024, 900000, "kafka.dead_letter_max_bytes",
+                 " (below the producer's message.max.bytes, 1000000 by default)");
+    ResolveAuth0(c.auth0, secrets, c.warnings);
     Require(!c.store.path.empty(), "store.path", "is required");
     Require(c.store.busy_timeout_ms >= 0, "store.busy_timeout_ms", "must not be negative");
     auto colon = c.http.listen.rfind(':');
@@ -303,6 +344,8 @@ void Validate(Config& c, Secrets secrets) {
     RequireRange(c.provision.role_batch_wait_ms, 0, 10000, "provision.role_batch_wait_ms");
     RequireRange(c.store.commit_interval_ms, 0, 1000, "store.commit_interval_ms");
     RequireRange(c.store.commit_max_records, 1, 10000, "store.commit_max_records");
+    Require(c.store.keep_personal_data_s >= 0, "store.keep_personal_data_s",
+            "must not be negative");
     Require(c.daemon.shutdown_timeout_s >= 1, "daemon.shutdown_timeout_s", "must be at least 1");
 }
 

@@ -58,22 +58,40 @@ core::Error ConfigurationError(std::string message, std::string code) {
                        std::nullopt};
 }
 
-core::Error TransportError(CURLcode code, const char* detail) {
+// "scheme://host:port" of a URL: what an operator needs to find a TLS or DNS problem, without
+// the path or query (which may hold an email).
+std::string HostOf(const std::string& url) {
+    auto start = url.find("://");
+    if (start == std::string::npos) return "";
+    auto end = url.find_first_of("/?#", start + 3);
+    return url.substr(start + 3, end == std::string::npos ? std::string::npos : end - start - 3);
+}
+
+// A certificate that does not verify or a name that does not resolve fails every request the
+// same way until someone fixes the configuration (CA bundle, domain): kConfiguration pauses
+// provisioning instead of spending each job's attempts. A handshake reset (CURLE_SSL_CONNECT_ERROR)
+// and a refused connection stay transient. Codes: https://curl.se/libcurl/c/libcurl-errors.html
+core::Error TransportError(CURLcode code, const char* detail, const std::string& host = "") {
     std::string message = curl_easy_strerror(code);
     if (detail != nullptr && detail[0] != '\0') message += std::string(": ") + detail;
     while (!message.empty() && message.back() == '\n') message.pop_back();
+    if (!host.empty()) message += " (host " + host + ")";
     switch (code) {
         case CURLE_OPERATION_TIMEDOUT:
             return core::Error::Transient(message, "timeout");
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
-            return core::Error::Transient(message, "dns");
+            return ConfigurationError(message, "dns");
         case CURLE_COULDNT_CONNECT:
             return core::Error::Transient(message, "connect");
         case CURLE_SSL_CONNECT_ERROR:
+            return core::Error::Transient(message, "tls_handshake");
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CACERT_BADFILE:
-            return core::Error::Transient(message, "tls");
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            return ConfigurationError(message, "tls");
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
             return ConfigurationError(message, "bad_url");
@@ -121,6 +139,11 @@ CURLcode Configure(Transfer& t, const Options& options) {
     set(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L));
     set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));
     set(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));
+    if (!options.ca_file.empty()) {
+        // CAINFO replaces the default bundle file; the system's hashed CA directory (CAPATH,
+        // left at libcurl's default) still answers, so the file adds to the system's trust.
+        set(curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str()));
+    }
     set(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                          static_cast<long>(options.connect_timeout_ms)));
     set(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout_ms)));
@@ -187,7 +210,7 @@ core::Result<Response> Finish(Transfer& transfer, CURLcode code) {
             "response larger than " + std::to_string(transfer.capture.max_body) + " bytes",
             "too_large");
     }
-    if (code != CURLE_OK) return TransportError(code, transfer.error_buffer);
+    if (code != CURLE_OK) return TransportError(code, transfer.error_buffer, HostOf(transfer.request.url));
     curl_easy_getinfo(transfer.easy.get(), CURLINFO_RESPONSE_CODE,
                       &transfer.capture.response.status);
     return std::move(transfer.capture.response);

@@ -223,6 +223,21 @@ void Provisioner::EndCanary() {
     scheduler_cv_.notify_one();
 }
 
+namespace {
+
+// What to look at, by the cause's code: TLS and DNS failures are fixed elsewhere than refused
+// credentials.
+const char* QuarantineHint(const std::string& code) {
+    if (code == "tls") {
+        return "check the certificate Auth0's host presents, the system CA bundle and "
+               "auth0.ca_file";
+    }
+    if (code == "dns") return "check auth0.domain / auth0.base_url and the resolver";
+    return "check the M2M client secret, its client grant and scopes";
+}
+
+}  // namespace
+
 void Provisioner::Quarantine(const core::Error& error) {
     auto log = core::Logger("provisioner");
     bool was = stats_.quarantined.exchange(true);
@@ -242,9 +257,9 @@ void Provisioner::Quarantine(const core::Error& error) {
     }
     if (!was || now - last_quarantine_log_ >= settings_.quarantine_log_interval) {
         last_quarantine_log_ = now;
-        log->error("event=quarantine cause=\"{}\" code={} hint=\"check the M2M client secret, its "
-                   "client grant and scopes; provisioning resumes by itself once Auth0 accepts them\"",
-                   error.message, error.code);
+        log->error("event=quarantine cause=\"{}\" code={} hint=\"{}; provisioning resumes by "
+                   "itself once Auth0 accepts them\"",
+                   error.message, error.code, QuarantineHint(error.code));
     }
 }
 

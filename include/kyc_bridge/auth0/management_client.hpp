@@ -30,6 +30,7 @@ struct ClientSettings {
     int connect_timeout_ms = 3000;
     int request_timeout_ms = 10000;
     bool allow_insecure_http = false;
+    std::string ca_file;  ///< extra trusted CAs (PEM); see http::Options::ca_file
     std::optional<double> max_requests_per_second;  ///< unset: only the tenant's budget paces
     std::chrono::seconds token_leeway = kDefaultTokenLeeway;
     int max_connections = 0;  ///< open HTTP connections at most; 0 = libcurl's default

@@ -28,6 +28,9 @@ struct KafkaConfig {
     std::string output_topic = "auth.user_created";
     std::string dead_letter_topic = "customer.kyc_verified.dlq";
     int embedded_partitions = 3;
+    /// A dead letter carries the original event only up to this size; a larger one goes as a
+    /// truncated copy with its SHA-256, so a poison event can never block the relay.
+    int dead_letter_max_bytes = 64 * 1024;
     std::map<std::string, std::string> properties;  ///< passed to librdkafka unchanged
 };
 
@@ -35,9 +38,11 @@ struct Auth0Config {
     std::string domain = "mockbank.eu.auth0.com";
     std::string base_url;  ///< resolved: https://<domain> unless overridden
     bool allow_insecure_http = false;
+    std::string ca_file;  ///< PEM CA certificates trusted in addition to the system bundle
     std::string client_id;
     std::string client_secret;  ///< resolved from client_secret or client_secret_file
     std::string client_secret_file;
+    bool client_secret_inline = false;  ///< resolved: the secret was written in the TOML file
     std::string audience;  ///< resolved: https://<domain>/api/v2/ unless set
     std::string connection = "Username-Password-Authentication";
     std::vector<std::string> roles{"ROLE_CUSTOMER"};
@@ -53,6 +58,8 @@ struct StoreConfig {
     int busy_timeout_ms = 5000;
     int commit_interval_ms = 2;   ///< group commit: a transaction waits at most this long for company
     int commit_max_records = 64;  ///< … or commits as soon as this many records wait
+    bool strict_modes = false;    ///< refuse (not just warn about) a group/world-readable store
+    int keep_personal_data_s = 0;  ///< personal fields of a done job are erased after this long
 };
 
 struct HttpConfig {
@@ -92,6 +99,9 @@ struct Config {
     RetryConfig retry;
     ProvisionConfig provision;
     DaemonConfig daemon;
+    /// Resolved: what is allowed but unwise (a secret inline in the file, plain http), one line
+    /// each, for the daemon to log at every start. Never holds a secret.
+    std::vector<std::string> warnings;
 };
 
 /// Environment variables as name → value (injectable for tests).

@@ -36,6 +36,9 @@ struct Options {
     int connect_timeout_ms = 3000;
     int request_timeout_ms = 10000;    ///< whole request, connect included
     bool allow_insecure_http = false;  ///< allow http:// (tests, the local emulator)
+    /// PEM file of CA certificates trusted besides the system's (a private PKI, tests); empty =
+    /// the system bundle only.
+    std::string ca_file;
     std::size_t max_response_bytes = 4 << 20;
     /// Open connections at most (CURLMOPT_MAX_TOTAL_CONNECTIONS); 0 = libcurl's default. Requests
     /// beyond it wait inside libcurl for a free connection.
@@ -65,9 +68,10 @@ public:
 
     /// Starts one request and returns at once. `done` is called exactly once, on the event-loop
     /// thread (never inside Start), with the answer whatever its status, or an error:
-    /// kTransient for transport failures (refused, reset, DNS, timeout, TLS, oversized answer,
-    /// shutdown), with curl's message (never the URL's query or the body); kConfiguration for a
-    /// URL that is malformed or not https:// (unless allowed). `done` must not block (every
+    /// kTransient for transport failures (refused, reset, timeout, oversized answer, shutdown),
+    /// with curl's message and the host (never the URL's path, query or the body);
+    /// kConfiguration for a certificate that does not verify (code "tls"), a host name that does
+    /// not resolve ("dns"), and a URL that is malformed or not https:// (unless allowed). `done` must not block (every
     /// transfer waits while it runs) nor throw (std::terminate). After Shutdown there is no loop
     /// thread: `done` then runs inside Start, with the shutdown error. Never throws.
     void Start(Request request, ResponseCallback done);

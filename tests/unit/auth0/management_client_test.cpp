@@ -238,7 +238,8 @@ TEST(HttpAuth0Api, A401RefetchesTheTokenOnceAndRepeatsTheCall) {
     EXPECT_EQ(api.stats().token_fetches.load(), 2u);
 }
 
-TEST(HttpAuth0Api, ASecond401IsPermanent) {
+// Issue #9: a fresh token refused too is a tenant problem: it quarantines, it does not fail the job.
+TEST(HttpAuth0Api, ASecond401IsAConfigurationProblem) {
     FakeAuth0 auth0;
     std::atomic<int> calls{0};
     auth0.server().Get(R"(/api/v2/roles)", [&](const httplib::Request&, httplib::Response& res) {
@@ -249,7 +250,8 @@ TEST(HttpAuth0Api, ASecond401IsPermanent) {
     HttpAuth0Api api(auth0.Settings(), clock);
     auto status = api.Probe();
     ASSERT_FALSE(status);
-    EXPECT_EQ(status.error().kind, ErrorKind::kPermanent);
+    EXPECT_EQ(status.error().kind, ErrorKind::kConfiguration);
+    EXPECT_EQ(status.error().code, "unauthorized_twice");
     EXPECT_NE(status.error().message.find("401 twice"), std::string::npos);
     EXPECT_EQ(calls.load(), 2);
 }

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <map>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 namespace kyc_bridge::config {
@@ -89,10 +91,63 @@ TEST(Config, EnvironmentOverridesEveryKeyKind) {
 TEST(Config, ReadsTheSecretFromAFile) {
     std::string path = ::testing::TempDir() + "/secret.txt";
     std::ofstream(path) << "file-secret\n";
+    ::chmod(path.c_str(), 0600);
     auto c = ParseConfig("[auth0]\nclient_id = \"abc\"\nclient_secret_file = \"" + path + "\"\n", {});
     EXPECT_EQ(c.auth0.client_secret, "file-secret");
     EXPECT_EQ(ErrorOf("[auth0]\nclient_id = \"abc\"\nclient_secret_file = \"/nonexistent/x\"\n"),
               "auth0.client_secret_file: cannot read '/nonexistent/x'");
+}
+
+// Issue #9: the secret can change every user of the tenant; ssh refuses a 0644 key the same way.
+TEST(Config, RefusesASecretFileThatGroupOrOthersCanRead) {
+    std::string path = ::testing::TempDir() + "/secret-0644.txt";
+    std::ofstream(path) << "file-secret\n";
+    for (mode_t mode : {0644, 0640, 0604, 0660}) {
+        ::chmod(path.c_str(), mode);
+        auto error = ErrorOf("[auth0]\nclient_id = \"abc\"\nclient_secret_file = \"" + path + "\"\n");
+        EXPECT_EQ(error.rfind("auth0.client_secret_file: '" + path + "' has mode 0", 0), 0u) << error;
+        EXPECT_NE(error.find("readable by group or others"), std::string::npos) << error;
+        EXPECT_EQ(error.find("file-secret"), std::string::npos);
+    }
+    ::chmod(path.c_str(), 0400);
+    EXPECT_EQ(ParseConfig("[auth0]\nclient_id = \"abc\"\nclient_secret_file = \"" + path + "\"\n", {})
+                  .auth0.client_secret,
+              "file-secret");
+}
+
+TEST(Config, WarnsOfAnInlineSecretAndOfPlainHttpAtEveryStart) {
+    auto inline_secret = ParseConfig("[auth0]\nclient_id = \"abc\"\nclient_secret = \"s3cr3t\"\n", {});
+    ASSERT_EQ(inline_secret.warnings.size(), 1u);
+    EXPECT_NE(inline_secret.warnings[0].find("auth0.client_secret is written in the config file"),
+              std::string::npos);
+    EXPECT_EQ(inline_secret.warnings[0].find("s3cr3t"), std::string::npos);
+
+    auto from_env = ParseConfig("[auth0]\nclient_id = \"abc\"\n",
+                                {{"KYC_BRIDGE_AUTH0_CLIENT_SECRET", "s3cr3t"}});
+    EXPECT_TRUE(from_env.warnings.empty());
+
+    auto http = ParseConfig(
+        "[auth0]\nclient_id = \"abc\"\nbase_url = \"http://127.0.0.1:1\"\nallow_insecure_http = true\n",
+        {{"KYC_BRIDGE_AUTH0_CLIENT_SECRET", "s3cr3t"}});
+    ASSERT_EQ(http.warnings.size(), 1u);
+    EXPECT_NE(http.warnings[0].find("allow_insecure_http = true"), std::string::npos);
+    EXPECT_EQ(ErrorOf("[auth0]\nclient_id = \"abc\"\nclient_secret = \"s\"\n"
+                      "base_url = \"http://127.0.0.1:1\"\n"),
+              "auth0.base_url: plain http:// is refused unless auth0.allow_insecure_http = true");
+}
+
+TEST(Config, ChecksTheCaFileAndTheDeadLetterCap) {
+    EXPECT_EQ(ErrorOf(std::string(kMinimal) + "ca_file = \"/nonexistent/ca.pem\"\n"),
+              "auth0.ca_file: cannot read '/nonexistent/ca.pem'");
+    std::string not_pem = ::testing::TempDir() + "/not-a-ca.pem";
+    std::ofstream(not_pem) << "hello\n";
+    EXPECT_EQ(ErrorOf(std::string(kMinimal) + "ca_file = \"" + not_pem + "\"\n"),
+              "auth0.ca_file: '" + not_pem + "' holds no PEM certificate");
+    EXPECT_EQ(ErrorOf("[kafka]\ndead_letter_max_bytes = 2000000\n" + std::string(kMinimal)),
+              "kafka.dead_letter_max_bytes: must be 1024 to 900000 (below the producer's "
+              "message.max.bytes, 1000000 by default)");
+    EXPECT_EQ(ErrorOf("[store]\nkeep_personal_data_s = -1\n" + std::string(kMinimal)),
+              "store.keep_personal_data_s: must not be negative");
 }
 
 TEST(Config, ErrorsNameTheKey) {
