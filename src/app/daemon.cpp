@@ -2,8 +2,10 @@
 // Start-up in dependency order, the consumer loop, and shutdown in reverse.
 #include "kyc_bridge/app/daemon.hpp"
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "kafka_adapters.hpp"
 #include "ops_metrics.hpp"
@@ -31,6 +33,7 @@ auth0::ClientSettings Auth0Settings(const config::Auth0Config& c) {
     s.connect_timeout_ms = c.connect_timeout_ms;
     s.request_timeout_ms = c.request_timeout_ms;
     s.allow_insecure_http = c.allow_insecure_http;
+    s.ca_file = c.ca_file;
     if (c.max_requests_per_second > 0) s.max_requests_per_second = c.max_requests_per_second;
     return s;
 }
@@ -39,6 +42,7 @@ store::StoreOptions StoreOptionsOf(const config::StoreConfig& c) {
     store::StoreOptions o;
     o.commit_interval = std::chrono::milliseconds{c.commit_interval_ms};
     o.commit_max_records = static_cast<std::size_t>(c.commit_max_records);
+    o.strict_modes = c.strict_modes;
     return o;
 }
 
@@ -62,6 +66,70 @@ void PublishBootstrap(const std::string& store_path, const std::string& bootstra
     std::filesystem::rename(tmp, dir / "kafka-bootstrap.txt");
 }
 
+// Erases the personal fields of done jobs whose events are sent, keep_personal_data_s after
+// they finished: one bounded sweep at a time, queued on the store's writer, from the consumer
+// loop. Sweeps often enough that the default (0) means "within about a second".
+class PersonalDataEraser {
+public:
+    PersonalDataEraser(store::Store& store, std::chrono::seconds keep) : store_(store), keep_(keep) {}
+    ~PersonalDataEraser() {
+        std::unique_lock lock(mutex_);
+        idle_.wait(lock, [this] { return !running_; });  // the callback refers to this object
+    }
+
+    void MaybeSweep(core::TimePoint now) {
+        std::lock_guard lock(mutex_);
+        if (running_ || now < next_) return;
+        running_ = true;
+        next_ = now + kInterval;
+        store_.ErasePersonalData(
+            core::ToUnixMillis(now - keep_), kBatch, [this](core::Result<std::int64_t> erased) {
+                std::lock_guard lock(mutex_);
+                running_ = false;
+                // A full sweep: more are waiting, go on at the next turn of the loop.
+                if (erased && *erased == static_cast<std::int64_t>(kBatch)) next_ = {};
+                if (!erased) {
+                    core::LogLimited(*core::Logger("store"), spdlog::level::warn,
+                                     "erase_failed/" + erased.error().code,
+                                     "event=personal_data_erase_failed error=\"{}\"",
+                                     erased.error().message);
+                }
+                idle_.notify_all();
+            });
+    }
+
+private:
+    static constexpr std::chrono::seconds kInterval{1};
+    static constexpr std::size_t kBatch = 2000;
+    store::Store& store_;
+    const std::chrono::seconds keep_;
+    std::mutex mutex_;
+    std::condition_variable idle_;
+    bool running_ = false;
+    core::TimePoint next_{};
+};
+
+// What stops the daemon for good, or empty: a store error no retry heals, or a fatal Kafka
+// client error (e.g. the idempotent producer's, after which it cannot produce any more).
+std::string FatalProblem(store::Store& store,
+                         const std::shared_ptr<const kafka::ClientStatus>& consumer,
+                         const std::shared_ptr<const kafka::ClientStatus>& producer) {
+    if (int code = store.stats().unrecoverable_code.load(); code != 0) {
+        return "the store " + store.path() + " failed with SQLite extended code " +
+               std::to_string(code) + " (" + store::DescribeSqliteCode(code) +
+               "), which retrying cannot heal; " + store::HintForSqliteCode(code);
+    }
+    if (producer && producer->Fatal()) {
+        return "the Kafka producer hit a fatal error (see the kafka log line before); a restart "
+               "creates a new producer, and the outbox resends what was not acknowledged";
+    }
+    if (consumer && consumer->Fatal()) {
+        return "the Kafka consumer hit a fatal error (see the kafka log line before); a restart "
+               "rejoins the group from the committed offsets";
+    }
+    return {};
+}
+
 }  // namespace
 
 Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
@@ -75,22 +143,50 @@ void Daemon::RequestStop() {
 }
 
 // Role names → ids once at start-up. Outages are waited out (a deploy during an Auth0 incident
-// should not crash-loop); a role that does not exist is a configuration error.
+// should not crash-loop); a role that does not exist is a configuration error. A configuration
+// failure that can heal (a certificate that does not verify, a name that does not resolve,
+// refused credentials) is a quarantine before the first job: /readyz names it, `kyc-bridge
+// status` shows it, and it is logged once a minute; no event is consumed, so no job spends an
+// attempt.
 static std::vector<std::string> ResolveRoles(auth0::Auth0Api& api,
                                              const std::vector<std::string>& names,
-                                             const std::atomic<bool>& stop) {
+                                             const std::atomic<bool>& stop,
+                                             observe::MetricsServer& metrics, store::Store& store,
+                                             const core::Clock& clock) {
     auto log = core::Logger("app");
+    core::LogLimiter once_a_minute(clock, std::chrono::minutes{1});
     auto delay = 500ms;
+    bool quarantined = false;
     while (!stop) {
         auto ids = auth0::ResolveRoleIds(api, names);
-        if (ids) return *ids;
+        if (ids) {
+            if (quarantined) {
+                store.SetDaemonState("quarantine", "", [](core::Status) {});
+                log->info("event=quarantine_lifted");
+            }
+            return *ids;
+        }
         const auto& e = ids.error();
         if (e.kind == core::ErrorKind::kPermanent ||
             (e.kind == core::ErrorKind::kConfiguration && e.code == "role_not_found")) {
             throw config::ConfigError("auth0.roles", e.message);
         }
-        log->error("event=role_resolution_failed kind={} error=\"{}\" retry_in_ms={}",
-                   core::ToString(e.kind), e.message, delay.count());
+        if (e.kind == core::ErrorKind::kConfiguration) {
+            const std::string reason = "auth0_" + e.code;
+            metrics.SetReadiness([reason] {
+                return observe::CheckReadiness(
+                    {{"starting", [] { return false; }}, {reason, [] { return false; }}});
+            });
+            if (!quarantined) store.SetDaemonState("quarantine", e.code + ": " + e.message,
+                                                   [](core::Status) {});
+            quarantined = true;
+        }
+        if (e.kind != core::ErrorKind::kConfiguration || once_a_minute.Admit(e.code)) {
+            log->error("event={} kind={} code={} error=\"{}\" retry_in_ms={}",
+                       e.kind == core::ErrorKind::kConfiguration ? "quarantine"
+                                                                 : "role_resolution_failed",
+                       core::ToString(e.kind), e.code, e.message, delay.count());
+        }
         std::this_thread::sleep_for(delay);
         delay = std::min(delay * 2, std::chrono::milliseconds{30s});
     }
@@ -140,7 +236,7 @@ int Daemon::Run() {
     api.OnRequest([&hooked](std::string_view route, std::string_view code, double seconds) {
         hooked.Auth0Request(route, code, seconds);
     });
-    auto role_ids = ResolveRoles(api, config_.auth0.roles, stop_);
+    auto role_ids = ResolveRoles(api, config_.auth0.roles, stop_, metrics, *store, clock);
     if (stop_) return 0;
     log->info("event=roles_resolved count={}", role_ids.size());
 
@@ -194,10 +290,12 @@ int Daemon::Run() {
                         provisioner.stats(), relay.stats(), api.stats(), *store, ingested, stop_,
                         [&api] { api.RefreshToken(); }});
 
+    const DeadLetterSettings dead_letters{kc.dead_letter_topic,
+                                          static_cast<std::size_t>(kc.dead_letter_max_bytes)};
     auto ingest = [&](const std::vector<kafka::Message>& batch) {
         std::vector<store::AcceptedEvent> accepted;
         std::vector<store::RejectedEvent> rejected;
-        SortBatch(batch, kc.dead_letter_topic, accepted, rejected);
+        SortBatch(batch, dead_letters, accepted, rejected);
         auto summary = store->Ingest(accepted, rejected);
         if (!summary) {
             ++ingested.store_errors;
@@ -210,6 +308,7 @@ int Daemon::Run() {
         }
         if (!ingested.store_writable.exchange(true)) log->info("event=store_recovered");
         hooked.Consumed(*summary, rejected);
+        if (summary->conflicts > 0) relay.Wake();
         ingested.accepted += summary->accepted;
         ingested.duplicates += summary->duplicates;
         ingested.rejected += summary->rejected;
@@ -220,6 +319,8 @@ int Daemon::Run() {
         return true;
     };
 
+    PersonalDataEraser eraser(*store, std::chrono::seconds{config_.store.keep_personal_data_s});
+    std::string fatal;
     provisioner.Start();
     relay.Start();
     {
@@ -232,6 +333,15 @@ int Daemon::Run() {
             consumer_beat.Beat(clock.Now());
             consumer.PollOnce(500, 200ms);
             relay.Wake();
+            eraser.MaybeSweep(clock.Now());
+            fatal = FatalProblem(*store, consumer.status(), producer.status());
+            if (!fatal.empty()) break;
+        }
+        if (!fatal.empty()) {
+            // Retrying cannot heal it: stop with exit 1 so that the orchestrator restarts the
+            // daemon (or an operator is paged), rather than stalling while looking alive.
+            // Offsets of batches not durable were never stored, so nothing is acknowledged.
+            log->critical("event=fatal_error error=\"{}\" action=exit code=1", fatal);
         }
         log->info("event=stopping");
         consumer.Close();  // commits what is durable and leaves the group
@@ -244,7 +354,7 @@ int Daemon::Run() {
     bool flushed = false;
     producer.Flush(std::chrono::seconds{2}, &flushed);
     log->info("event=stopped outbox_backlog={}", relay.stats().backlog.load());
-    return 0;
+    return fatal.empty() ? 0 : 1;
 }
 
 }  // namespace kyc_bridge::app

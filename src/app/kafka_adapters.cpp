@@ -8,36 +8,82 @@
 
 namespace kyc_bridge::app {
 
+namespace {
+
+bool IsOurHeader(const std::string& name) {
+    return core::AsciiLower(name).rfind("kyc_bridge_", 0) == 0;
+}
+
+std::size_t HeaderBytes(const std::vector<std::pair<std::string, std::string>>& headers) {
+    std::size_t bytes = 0;
+    for (const auto& [name, value] : headers) bytes += name.size() + value.size();
+    return bytes;
+}
+
+}  // namespace
+
 provision::OutboundEvent DeadLetterFor(const kafka::Message& message, const std::string& reason,
-                                       const std::string& dead_letter_topic) {
+                                       const DeadLetterSettings& settings) {
     auto origin = message.topic + "/" + std::to_string(message.partition) + "/" +
                   std::to_string(message.offset);
     provision::OutboundEvent letter;
     letter.event_id = core::DeterministicUuid("kyc-bridge/dead-letter", origin);
-    letter.topic = dead_letter_topic;
+    letter.topic = settings.topic;
     letter.key = message.key.value_or("");
-    letter.payload = message.payload;
     letter.headers = {{"kyc_bridge_error", reason}, {"kyc_bridge_source", origin}};
-    for (const auto& header : message.headers) letter.headers.emplace_back(header.name, header.value);
+    std::vector<std::pair<std::string, std::string>> input;
+    for (const auto& header : message.headers) {
+        if (!IsOurHeader(header.name)) input.emplace_back(header.name, header.value);
+    }
+    const std::size_t whole = letter.key.size() + message.payload.size() +
+                              HeaderBytes(letter.headers) + HeaderBytes(input);
+    if (whole <= settings.max_bytes) {
+        letter.payload = message.payload;
+        letter.headers.insert(letter.headers.end(), input.begin(), input.end());
+        return letter;
+    }
+    // Too large for the dead-letter topic: what identifies the original stays (source, size,
+    // hash), the input headers go, and the value is cut to the room left.
+    letter.headers.emplace_back("kyc_bridge_truncated", std::to_string(message.payload.size()));
+    letter.headers.emplace_back("kyc_bridge_original_sha256", core::Sha256Hex(message.payload));
+    if (letter.key.size() > 256) letter.key.resize(256);
+    const std::size_t used = letter.key.size() + HeaderBytes(letter.headers);
+    const std::size_t room = settings.max_bytes > used ? settings.max_bytes - used : 0;
+    letter.payload = message.payload.substr(0, room);
     return letter;
 }
 
-void SortBatch(const std::vector<kafka::Message>& batch, const std::string& dead_letter_topic,
+void SortBatch(const std::vector<kafka::Message>& batch, const DeadLetterSettings& dead_letters,
                std::vector<store::AcceptedEvent>& accepted,
                std::vector<store::RejectedEvent>& rejected) {
     auto log = core::Logger("consumer");
     for (const auto& message : batch) {
         store::Origin origin{message.topic, message.partition, message.offset};
-        auto parsed = events::ParseKycVerified(message.payload);
+        core::Result<events::KycVerified> parsed =
+            message.tombstone
+                ? core::Error::Permanent("the message has no value (a tombstone)", "tombstone")
+            : message.payload.empty()
+                ? core::Error::Permanent("the message value is empty", "empty_message")
+                : events::ParseKycVerified(message.payload);
         if (parsed) {
-            accepted.push_back({origin, std::move(parsed.value())});
+            // Builds the dead letter only if a conflict happens. It points into `batch`, which
+            // outlives the Ingest call that may call it (the only caller).
+            auto on_conflict = [m = &message, origin, &dead_letters](const std::string& reason) {
+                core::Logger("consumer")
+                    ->warn("event=rejected topic={} partition={} offset={} reason=\"{}\"",
+                           m->topic, m->partition, m->offset, reason);
+                return store::RejectedEvent{origin, reason, DeadLetterFor(*m, reason, dead_letters),
+                                            m->payload};
+            };
+            accepted.push_back({origin, std::move(parsed.value()), std::move(on_conflict)});
             continue;
         }
         auto reason = parsed.error().code + ": " + parsed.error().message;
         // The reason names fields, never values: safe to log.
         log->warn("event=rejected topic={} partition={} offset={} reason=\"{}\"", message.topic,
                   message.partition, message.offset, reason);
-        rejected.push_back({origin, reason, DeadLetterFor(message, reason, dead_letter_topic)});
+        rejected.push_back(
+            {origin, reason, DeadLetterFor(message, reason, dead_letters), message.payload});
     }
 }
 

@@ -204,6 +204,7 @@ static Message ToMessage(const rd_kafka_message_t* m) {
     out.offset = m->offset;
     if (m->key) out.key = std::string(static_cast<const char*>(m->key), m->key_len);
     if (m->payload) out.payload.assign(static_cast<const char*>(m->payload), m->len);
+    out.tombstone = m->payload == nullptr;
     rd_kafka_headers_t* headers = nullptr;
     if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char* name;

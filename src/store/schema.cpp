@@ -138,6 +138,24 @@ CREATE INDEX jobs_state_created ON jobs (state, created_at_ms);
 CREATE INDEX outbox_unsent_created ON outbox (created_at_ms)
     WHERE sent_at_ms IS NULL AND set_aside_at_ms IS NULL;
 )sql",
+    // 5: personal data kept only as long as needed. The inbox keeps a SHA-256 of each event
+    // (event_id reuse with another payload is a conflict, also after the payload is erased) and
+    // when the payload was erased. Outbox rows know the event they publish for, so a done
+    // job's personal fields are erased only once its event is sent; dead letters (the raw
+    // poison event) lose payload and headers once sent. Rejected rows note a purge.
+    R"sql(
+ALTER TABLE inbox ADD COLUMN payload_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE inbox ADD COLUMN erased_at_ms INTEGER;
+CREATE INDEX inbox_not_erased ON inbox (received_at_ms) WHERE erased_at_ms IS NULL;
+ALTER TABLE outbox ADD COLUMN source_event_id TEXT;
+ALTER TABLE outbox ADD COLUMN erase_when_sent INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox SET erase_when_sent = 1 WHERE headers LIKE '%"kyc_bridge_error"%';
+UPDATE outbox SET source_event_id = json_extract(payload, '$.source_event_id')
+    WHERE erase_when_sent = 0 AND json_valid(payload);
+UPDATE outbox SET payload = '', headers = '[]' WHERE erase_when_sent = 1 AND sent_at_ms IS NOT NULL;
+CREATE INDEX outbox_unsent_by_source ON outbox (source_event_id) WHERE sent_at_ms IS NULL;
+ALTER TABLE rejected ADD COLUMN erased_at_ms INTEGER;
+)sql",
 };
 
 int UserVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }

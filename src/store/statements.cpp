@@ -7,7 +7,8 @@ namespace kyc_bridge::store {
 WriteStatements::WriteStatements(SQLite::Database& db)
     : insert_inbox(db,
                    "INSERT OR IGNORE INTO inbox (event_id, customer_id, topic, partition, offset, "
-                   "payload, received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                   "payload, received_at_ms, payload_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+      inbox_hash(db, "SELECT payload_sha256, payload FROM inbox WHERE event_id = ?"),
       insert_job(db,
                  "INSERT INTO jobs (event_id, customer_id, state, next_attempt_at_ms, "
                  "created_at_ms, updated_at_ms, is_head) VALUES (?1, ?2, 'pending', ?3, ?3, ?3, "
@@ -17,7 +18,8 @@ WriteStatements::WriteStatements(SQLite::Database& db)
                       "payload, rejected_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"),
       insert_outbox(db,
                     "INSERT OR IGNORE INTO outbox (event_id, topic, key, payload, headers, "
-                    "created_at_ms) VALUES (?, ?, ?, ?, ?, ?)"),
+                    "created_at_ms, source_event_id, erase_when_sent) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
       clear_head(db,
                  "UPDATE jobs SET is_head = 0 "
                  "WHERE state = 'pending' AND customer_id = ? AND is_head = 1"),
@@ -25,6 +27,7 @@ WriteStatements::WriteStatements(SQLite::Database& db)
                    "UPDATE jobs SET is_head = 1 WHERE job_id = (SELECT min(job_id) "
                    "FROM jobs WHERE state = 'pending' AND customer_id = ?)"),
       customer_of(db, "SELECT customer_id FROM jobs WHERE job_id = ?"),
+      event_of(db, "SELECT event_id FROM jobs WHERE job_id = ?"),
       fail_unparseable(db,
                        "UPDATE jobs SET state = 'failed', is_head = 0, last_error_kind = ?, "
                        "last_error = ?, updated_at_ms = ? "
@@ -39,10 +42,12 @@ WriteStatements::WriteStatements(SQLite::Database& db)
                    "UPDATE jobs SET state = 'done', is_head = 0, updated_at_ms = ? "
                    "WHERE job_id = ? AND state IN ('pending', 'done')"),
       // ?1 due, ?2 job, ?3 now.
+      // A purged job (its payload erased) cannot run again: it is not replayed.
       replay_job(db,
                  "UPDATE jobs SET state = 'pending', attempts = 0, conflict_attempts = 0, "
                  "next_attempt_at_ms = ?1, updated_at_ms = ?3 "
-                 "WHERE job_id = ?2 AND state = 'failed'"),
+                 "WHERE job_id = ?2 AND state = 'failed' AND NOT EXISTS (SELECT 1 FROM inbox "
+                 "WHERE inbox.event_id = jobs.event_id AND inbox.erased_at_ms IS NOT NULL)"),
       profile_applied(db,
                       "UPDATE jobs SET profile_applied = 1, updated_at_ms = ? WHERE job_id = ?"),
       // Account upserts: ?1 customer_id, ?2 now; each sets its own step's columns only.
@@ -69,7 +74,33 @@ WriteStatements::WriteStatements(SQLite::Database& db)
                        "INSERT INTO accounts (customer_id, updated_at_ms, published) "
                        "VALUES (?1, ?2, 1) ON CONFLICT (customer_id) DO UPDATE SET "
                        "updated_at_ms = ?2, published = 1"),
-      mark_sent(db, "UPDATE outbox SET sent_at_ms = ? WHERE seq = ? AND sent_at_ms IS NULL"),
+      // A dead letter's copy of the poison event is not kept once the broker has it.
+      mark_sent(db,
+                "UPDATE outbox SET sent_at_ms = ?1, "
+                "payload = CASE WHEN erase_when_sent THEN '' ELSE payload END, "
+                "headers = CASE WHEN erase_when_sent THEN '[]' ELSE headers END "
+                "WHERE seq = ?2 AND sent_at_ms IS NULL"),
+      // Done jobs finished before ?1 whose events are all sent: their payloads (the personal
+      // fields) go; event_id, customer_id and the hash stay. Driven by the partial index of
+      // rows not erased, which holds only pending, failed and recently done events.
+      erase_done(db, R"sql(
+UPDATE inbox SET payload = '', erased_at_ms = ?2
+WHERE event_id IN (
+    SELECT i.event_id FROM inbox AS i INDEXED BY inbox_not_erased
+    JOIN jobs AS j ON j.event_id = i.event_id
+    WHERE i.erased_at_ms IS NULL AND j.state = 'done' AND j.updated_at_ms <= ?1
+      AND NOT EXISTS (SELECT 1 FROM outbox AS o
+                      WHERE o.source_event_id = i.event_id AND o.sent_at_ms IS NULL)
+    LIMIT ?3))sql"),
+      purge_rejected(db,
+                     "UPDATE rejected SET payload = '', erased_at_ms = ?2 "
+                     "WHERE rejected_at_ms < ?1 AND erased_at_ms IS NULL"),
+      purge_failed(db,
+                   "UPDATE inbox SET payload = '', erased_at_ms = ?2 WHERE erased_at_ms IS NULL "
+                   "AND event_id IN (SELECT event_id FROM jobs "
+                   "WHERE state = 'failed' AND updated_at_ms < ?1)"),
+      erase_replayed_rejected(db,
+                              "UPDATE rejected SET payload = '', erased_at_ms = ?2 WHERE id = ?1"),
       set_aside(db,
                 "UPDATE outbox SET set_aside_reason = ?1, set_aside_at_ms = ?2 "
                 "WHERE seq = ?3 AND sent_at_ms IS NULL AND set_aside_at_ms IS NULL"),
@@ -149,6 +180,13 @@ LIMIT ?3)sql"),
                   "SELECT last_error_kind, last_error, job_id, max(updated_at_ms) FROM jobs "
                   "WHERE state IN ('pending', 'failed') AND last_error_kind != '' "
                   "GROUP BY last_error_kind ORDER BY last_error_kind"),
-      get_daemon_state(db, "SELECT value, updated_at_ms FROM daemon_state WHERE key = ?") {}
+      get_daemon_state(db, "SELECT value, updated_at_ms FROM daemon_state WHERE key = ?"),
+      count_purgeable_rejected(db,
+                               "SELECT count(*) FROM rejected "
+                               "WHERE rejected_at_ms < ?1 AND erased_at_ms IS NULL"),
+      count_purgeable_failed(db,
+                             "SELECT count(*) FROM jobs AS j JOIN inbox AS i "
+                             "ON i.event_id = j.event_id WHERE j.state = 'failed' "
+                             "AND j.updated_at_ms < ?1 AND i.erased_at_ms IS NULL") {}
 
 }  // namespace kyc_bridge::store

@@ -112,23 +112,17 @@ core::Result<bool> Store::IngestReplayed(const AcceptedEvent& accepted, std::int
     bool created = false;
     auto written = impl_->WriteAndWait("ingest replayed", [&]() -> core::Status {
         const auto now = impl_->NowMs();
-        StatementUse inbox(impl_->w.insert_inbox);
-        inbox->bind(1, accepted.event.event_id);
-        inbox->bind(2, accepted.event.customer_id);
-        inbox->bind(3, accepted.origin.topic);
-        inbox->bind(4, accepted.origin.partition);
-        inbox->bind(5, accepted.origin.offset);
-        inbox->bind(6, events::ToJson(accepted.event));
-        inbox->bind(7, now);
-        created = inbox->exec() > 0;
+        const auto result = impl_->InsertInbox(accepted, now);
+        created = result == Impl::InboxResult::kNew;
         std::optional<std::int64_t> job_id;
-        if (created) {
-            StatementUse job(impl_->w.insert_job);
-            job->bind(1, accepted.event.event_id);
-            job->bind(2, accepted.event.customer_id);
-            job->bind(3, now);
-            job->exec();
-            job_id = impl_->write_db.getLastInsertRowid();
+        if (created) job_id = impl_->write_db.getLastInsertRowid();
+        // The inbox holds the event now (or held it already): the rejected copy of its
+        // personal fields goes. A conflicting one stays for an operator to look at.
+        if (result != Impl::InboxResult::kConflict) {
+            StatementUse erase(impl_->w.erase_replayed_rejected);
+            erase->bind(1, rejected_id);
+            erase->bind(2, now);
+            erase->exec();
         }
         impl_->InsertAudit(audit, job_id, "rejected:" + std::to_string(rejected_id));
         return {};
@@ -223,6 +217,65 @@ core::Result<std::optional<DaemonStateValue>> Store::GetDaemonState(const std::s
         return std::optional<DaemonStateValue>{
             DaemonStateValue{query->getColumn(0).getString(), query->getColumn(1).getInt64()}};
     });
+}
+
+// --- personal data --------------------------------------------------------------------------
+
+void Store::ErasePersonalData(std::int64_t done_before_ms, std::size_t limit,
+                              core::Callback<std::int64_t> done) {
+    auto erased = std::make_shared<std::int64_t>(0);
+    impl_->Write(
+        "erase personal data",
+        [impl = impl_.get(), done_before_ms, limit, erased]() -> core::Status {
+            StatementUse erase(impl->w.erase_done);
+            erase->bind(1, done_before_ms);
+            erase->bind(2, impl->NowMs());
+            erase->bind(3, static_cast<std::int64_t>(limit));
+            *erased = erase->exec();
+            return {};
+        },
+        [impl = impl_.get(), erased, done = std::move(done)](core::Status status) mutable {
+            if (!status) return done(status.error());
+            impl->stats.personal_data_erased += static_cast<std::uint64_t>(*erased);
+            done(*erased);
+        });
+}
+
+core::Result<PurgeSummary> Store::Purge(std::int64_t older_than_ms, bool dry_run,
+                                        const AuditContext& audit) {
+    PurgeSummary summary;
+    if (dry_run) {
+        return impl_->Read("count purgeable", [&]() -> core::Result<PurgeSummary> {
+            StatementUse rejected(impl_->r.count_purgeable_rejected);
+            rejected->bind(1, older_than_ms);
+            rejected->executeStep();
+            summary.rejected = rejected->getColumn(0).getInt64();
+            StatementUse failed(impl_->r.count_purgeable_failed);
+            failed->bind(1, older_than_ms);
+            failed->executeStep();
+            summary.failed_jobs = failed->getColumn(0).getInt64();
+            return summary;
+        });
+    }
+    auto written = impl_->WriteAndWait("purge", [&]() -> core::Status {
+        const auto now = impl_->NowMs();
+        StatementUse rejected(impl_->w.purge_rejected);
+        rejected->bind(1, older_than_ms);
+        rejected->bind(2, now);
+        summary.rejected = rejected->exec();
+        StatementUse failed(impl_->w.purge_failed);
+        failed->bind(1, older_than_ms);
+        failed->bind(2, now);
+        summary.failed_jobs = failed->exec();
+        AuditContext row = audit;
+        row.reason += (row.reason.empty() ? "" : "; ") + std::string("erased ") +
+                      std::to_string(summary.rejected) + " rejected, " +
+                      std::to_string(summary.failed_jobs) + " failed jobs";
+        impl_->InsertAudit(row, std::nullopt, {});
+        return {};
+    });
+    if (!written) return written.error();
+    return summary;
 }
 
 }  // namespace kyc_bridge::store

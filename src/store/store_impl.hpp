@@ -29,12 +29,13 @@ inline constexpr std::size_t kMaxRejectedPayload = 64 * 1024;
 /// Used only on the writer thread.
 struct WriteStatements {
     explicit WriteStatements(SQLite::Database& db);
-    SQLite::Statement insert_inbox, insert_job, insert_rejected, insert_outbox;
-    SQLite::Statement clear_head, promote_head, customer_of;
+    SQLite::Statement insert_inbox, inbox_hash, insert_job, insert_rejected, insert_outbox;
+    SQLite::Statement clear_head, promote_head, customer_of, event_of;
     SQLite::Statement fail_unparseable, update_pending, complete_job, replay_job, profile_applied;
     SQLite::Statement upsert_user, upsert_roles, upsert_email_sending, upsert_email_sent,
         upsert_published;
-    SQLite::Statement mark_sent, set_aside;
+    SQLite::Statement mark_sent, erase_done, purge_rejected, purge_failed,
+        erase_replayed_rejected, set_aside;
     SQLite::Statement insert_attempt, insert_audit, set_daemon_state;
 };
 
@@ -47,6 +48,7 @@ struct ReadStatements {
     SQLite::Statement oldest_pending, oldest_unsent;
     SQLite::Statement list_failed, job_detail, job_attempts, load_rejected, list_audit,
         last_errors, get_daemon_state;
+    SQLite::Statement count_purgeable_rejected, count_purgeable_failed;
 };
 
 struct Store::Impl {
@@ -61,6 +63,10 @@ struct Store::Impl {
         try {
             return body();
         } catch (const SQLite::Exception& e) {
+            if (IsUnrecoverable(e.getExtendedErrorCode())) {
+                int none = 0;
+                stats.unrecoverable_code.compare_exchange_strong(none, e.getExtendedErrorCode());
+            }
             return ErrorFrom(operation, e);
         } catch (const std::exception& e) {
             return core::Error::Transient("store: " + std::string(operation) + ": " + e.what(),
@@ -81,7 +87,17 @@ struct Store::Impl {
     // Helpers of write bodies: writer thread only; they throw SQLite::Exception.
 
     /// Queues an outbound event unless its event_id is already in the outbox; true if added.
-    bool InsertOutbox(const provision::OutboundEvent& event, std::int64_t now_ms);
+    /// `source_event_id`: the inbox event it publishes for (personal data of that event is
+    /// erased only after it is sent), empty for none. `erase_when_sent`: a dead letter, whose
+    /// payload and headers are dropped once sent.
+    bool InsertOutbox(const provision::OutboundEvent& event, std::int64_t now_ms,
+                      const std::string& source_event_id, bool erase_when_sent);
+    /// The event_id of a job, empty if there is no such job.
+    std::string EventOf(std::int64_t job_id);
+    /// Inserts an accepted event into the inbox (with its hash) and makes its job. kNew, or why
+    /// not: the event_id is known with the same payload (a duplicate) or another (a conflict).
+    enum class InboxResult { kNew, kDuplicate, kConflict };
+    InboxResult InsertInbox(const AcceptedEvent& accepted, std::int64_t now_ms);
     /// Runs one of the account upserts (?1 customer_id, ?2 now).
     void UpsertAccount(SQLite::Statement& upsert, const std::string& customer_id);
     /// Restores the head invariant of one customer after a job entered or left 'pending': its
@@ -103,6 +119,7 @@ struct Store::Impl {
                                const char* new_state, int attempts, std::int64_t next_attempt_ms,
                                const core::Error& error);
 
+    const std::string path;
     const core::Clock& clock;
     StoreStats stats;
     SQLite::Database write_db;  ///< the writer thread's, after construction

@@ -44,6 +44,12 @@ void Store::Impl::RefreshHead(const std::string& customer_id) {
     promote->exec();
 }
 
+std::string Store::Impl::EventOf(std::int64_t job_id) {
+    StatementUse query(w.event_of);
+    query->bind(1, job_id);
+    return query->executeStep() ? query->getColumn(0).getString() : std::string{};
+}
+
 std::string Store::Impl::CustomerOf(std::int64_t job_id) {
     StatementUse query(w.customer_of);
     query->bind(1, job_id);
@@ -230,7 +236,7 @@ void Store::CompleteJob(std::int64_t job_id, const std::string& customer_id,
             if (update->exec() == 0) return NotInState("complete job", job_id, "pending");
             impl->RefreshHead(impl->CustomerOf(job_id));
             if (event) {
-                impl->InsertOutbox(*event, now);
+                impl->InsertOutbox(*event, now, impl->EventOf(job_id), false);
                 impl->UpsertAccount(impl->w.upsert_published, customer_id);
             }
             return {};

@@ -13,6 +13,7 @@
 
 #include "kyc_bridge/core/log_limiter.hpp"
 #include "kyc_bridge/core/logging.hpp"
+#include "kyc_bridge/store/store.hpp"
 #include "statement.hpp"
 
 namespace kyc_bridge::store {
@@ -123,10 +124,17 @@ std::vector<core::Status> Writer::Commit(std::deque<WriteOp>& batch) {
                          "commit_failed/" + std::to_string(e.getErrorCode()),
                          "event=commit_failed records={} code={} error=\"{}\"", batch.size(),
                          e.getErrorCode(), e.what());
+        const int code = e.getExtendedErrorCode();
+        full_commits_in_a_row_ = (code & 0xff) == SQLITE_FULL ? full_commits_in_a_row_ + 1 : 0;
+        if (IsUnrecoverable(code) || full_commits_in_a_row_ >= kFullCommitsBeforeFatal) {
+            int none = 0;
+            stats_.unrecoverable_code.compare_exchange_strong(none, code);
+        }
         statuses.clear();
         for (const auto& op : batch) statuses.push_back(ErrorFrom(op.operation, e));
         return statuses;
     }
+    full_commits_in_a_row_ = 0;
     auto micros = MicrosSince(started);
     auto succeeded = std::count_if(statuses.begin(), statuses.end(),
                                    [](const core::Status& s) { return s.ok(); });

@@ -61,6 +61,7 @@ private:
     SQLite::Database& db_;
     const StoreOptions options_;
     StoreStats& stats_;
+    int full_commits_in_a_row_ = 0;  ///< SQLITE_FULL failures since the last good commit
     // BEGIN IMMEDIATE takes the write lock up front, so waiting for another writer goes through
     // busy_timeout instead of failing at the first write
     // (https://www.sqlite.org/lang_transaction.html).

@@ -11,6 +11,13 @@ namespace kyc_bridge::core {
 /// gives the same id on every host and every restart. Thread-safe.
 std::string DeterministicUuid(std::string_view ns, std::string_view name);
 
+/// Lower-case hex SHA-256 of `data` (64 characters). Throws std::runtime_error if OpenSSL fails.
+std::string Sha256Hex(std::string_view data);
+
+/// Overwrites the bytes of `secret` (OPENSSL_cleanse, which the optimiser cannot drop), then
+/// clears it. For passwords and tokens that must not linger in freed memory.
+void Cleanse(std::string& secret);
+
 /// A random password from OpenSSL's RAND_bytes that satisfies Auth0's strongest password policy
 /// (length 32, upper, lower, digit, symbol). Throws std::runtime_error if the CSPRNG fails.
 std::string RandomPassword();

@@ -28,6 +28,7 @@ struct Message {
     std::int64_t offset = 0;
     std::optional<std::string> key;
     std::string payload;
+    bool tombstone = false;  ///< the value is null (a compaction tombstone), not just empty
     std::vector<Header> headers;
 };
 

@@ -26,6 +26,14 @@ class StoreError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+/// True for an SQLite extended result code that no retry heals: SQLITE_CORRUPT, SQLITE_NOTADB,
+/// SQLITE_READONLY, SQLITE_CONSTRAINT (SQLITE_FULL only after many commits in a row).
+bool IsUnrecoverable(int extended_code);
+/// SQLite's own words for an extended result code ("database disk image is malformed").
+std::string DescribeSqliteCode(int extended_code);
+/// What an operator should do about a code that retrying cannot heal (see IsUnrecoverable).
+std::string HintForSqliteCode(int extended_code);
+
 /// The store file (WAL, synchronous=FULL, foreign keys on, busy timeout). Thread-safe.
 ///
 /// Writes: one writer thread owns the write connection and groups the writes waiting into one
@@ -45,7 +53,12 @@ class StoreError : public std::runtime_error {
 /// Reads use a connection of their own behind their own lock and never wait behind a write
 /// transaction (WAL); they see every write whose callback has run.
 ///
-/// Errors are kTransient for SQLITE_BUSY, I/O errors and a full disk; only the constructor throws.
+/// Errors are kTransient; only the constructor throws. An error that retrying cannot heal
+/// (corrupt file, not a database, read-only, constraint, a disk full for many commits) also
+/// sets stats().unrecoverable_code.
+///
+/// Files: a new store file is created 0600 (SQLite gives its WAL and SHM files the same mode)
+/// and a directory the store creates 0700.
 class Store final : public provision::JobLedger {
 public:
     /// Opens or creates the file (and its directory; with Open::kOpenExisting a missing file is
@@ -156,8 +169,23 @@ public:
     core::Status SetDaemonState(const std::string& key, const std::string& value);
     core::Result<std::optional<DaemonStateValue>> GetDaemonState(const std::string& key);
 
+    // Personal data (store_audit.cpp).
+    /// Erases the payload (email, names, phone, locale) of up to `limit` inbox events whose job
+    /// is done, finished at or before `done_before_ms`, and whose outbound events are all sent.
+    /// The event_id (deduplication), its hash, the customer id and the job's steps stay.
+    /// Queued like the JobLedger writes; `done` gets the number erased.
+    void ErasePersonalData(std::int64_t done_before_ms, std::size_t limit,
+                           core::Callback<std::int64_t> done);
+    /// Erases the personal fields of rejected events received, and of failed jobs failed,
+    /// before `older_than_ms` (a purged failed job can no longer be replayed), with one audit
+    /// row naming the counts; `dry_run` only counts. Blocks until durable.
+    core::Result<PurgeSummary> Purge(std::int64_t older_than_ms, bool dry_run,
+                                     const AuditContext& audit);
+
     /// The writer's counters. Thread-safe.
     const StoreStats& stats() const;
+    /// The file's path, as given.
+    const std::string& path() const;
 
 private:
     struct Impl;

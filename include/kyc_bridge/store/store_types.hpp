@@ -23,10 +23,19 @@ struct Origin {
     std::int64_t offset = 0;
 };
 
+struct RejectedEvent;
+
+/// The reason an event whose event_id is known with another payload is rejected for.
+inline constexpr const char* kEventIdConflictReason =
+    "event_id_conflict: event_id was seen before with a different payload";
+
 /// A valid event to put in the inbox (and create a job for, unless its event_id is known).
 struct AcceptedEvent {
     Origin origin;
     events::KycVerified event;
+    /// Called (inside Ingest's transaction) if the event_id is known with another payload: the
+    /// message is then rejected with the reason given, like a poison one. Unset: only counted.
+    std::function<RejectedEvent(const std::string& reason)> on_conflict;
 };
 
 /// A poison message: recorded with its reason, and its dead letter queued in the outbox.
@@ -34,12 +43,21 @@ struct RejectedEvent {
     Origin origin;
     std::string reason;  ///< "code: message", never personal data
     provision::OutboundEvent dead_letter;
+    std::string payload;  ///< the raw value, kept (truncated) for `rejected show/replay`
 };
 
 struct IngestSummary {
     int accepted = 0;    ///< new inbox rows (and jobs)
-    int duplicates = 0;  ///< event_ids already in the inbox: no job, no Auth0 call
+    int duplicates = 0;  ///< event_ids already in the inbox with the same payload: no job
     int rejected = 0;    ///< new rejected rows: a redelivered poison message counts once
+    int conflicts = 0;   ///< event_ids known with another payload (rejected too, see above)
+};
+
+/// What `purge` erased (or, dry, would erase): personal fields of rejected events and of
+/// failed jobs older than the cut-off.
+struct PurgeSummary {
+    std::int64_t rejected = 0;
+    std::int64_t failed_jobs = 0;
 };
 
 struct OutboxRow {
@@ -155,6 +173,8 @@ struct StoreOptions {
     /// Told each committed transaction's duration (BEGIN to COMMIT returning), on the writer
     /// thread; must not block. For the commit-duration histogram.
     std::function<void(std::chrono::microseconds)> on_commit;
+    /// A store file that group or others can read is refused (StoreError) instead of warned of.
+    bool strict_modes = false;
 };
 
 /// Counters of the writer, for the metrics layer. Plain atomics: each is exact, but a reader may
@@ -168,6 +188,11 @@ struct StoreStats {
     std::atomic<std::uint64_t> last_commit_micros{0};
     std::atomic<std::uint64_t> max_records_per_transaction{0};
     std::atomic<bool> last_commit_ok{true};  ///< the latest transaction committed (for /readyz)
+    /// Non-zero: SQLite's extended code of an error retrying cannot heal (the file is corrupt,
+    /// not a database, read-only, a constraint broken, or the disk full for many commits in a
+    /// row). The daemon stops on it; set once, never cleared.
+    std::atomic<int> unrecoverable_code{0};
+    std::atomic<std::uint64_t> personal_data_erased{0};  ///< inbox payloads erased after done
 };
 
 }  // namespace kyc_bridge::store

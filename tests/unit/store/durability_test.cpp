@@ -29,14 +29,14 @@ std::string Pragma(const std::string& path, const std::string& name) {
 TEST_F(StoreTest, CreatesTheDirectoryAndUsesWal) {
     EXPECT_TRUE(std::filesystem::exists(path_));
     EXPECT_EQ(Pragma(path_, "journal_mode"), "wal");
-    EXPECT_EQ(Pragma(path_, "user_version"), "4");  // 4: job_attempts, audit, daemon_state
+    EXPECT_EQ(Pragma(path_, "user_version"), "5");  // 5: payload hashes, personal data erasure
 }
 
 TEST_F(StoreTest, ReopeningTheFileKeepsEverything) {
     ASSERT_TRUE(
         store_
             ->Ingest({Accepted("e1", "c1"), Accepted("e2", "c1")},
-                     {RejectedEvent{Origin{"t", 0, 9}, "not_json: x", Outbound("dl-9", "")}})
+                     {RejectedEvent{Origin{"t", 0, 9}, "not_json: x", Outbound("dl-9", ""), {}}})
             .ok());
     auto due = store_->DueJobs(clock_.Now(), 10, {});
     ASSERT_TRUE(due.ok() && due->size() == 1u);

@@ -132,7 +132,7 @@ TEST_F(StoreTest, ReplayJobsSpreadsDueTimesResetsBudgetsAndAuditsEachJob) {
 
 TEST_F(StoreTest, ARejectedEventReplayedIsIngestedOnceAndAudited) {
     RejectedEvent poison{Origin{"customer.kyc_verified", 1, 9}, "schema: bad locale",
-                         Outbound("dlq-1", "c9")};
+                         Outbound("dlq-1", "c9"), {}};
     poison.dead_letter.payload = R"({"event_id":"e9","customer_id":"c9"})";
     ASSERT_TRUE(store_->Ingest({}, {poison}).ok());
     auto listed = *store_->ListRejected(10);
@@ -186,6 +186,12 @@ TEST_F(StoreTest, MigrationFromVersion3KeepsJobsAndAddsTheOpsTables) {
         auto raw = OpenRaw(path_);
         ASSERT_EQ(
             sqlite3_exec(raw.get(),
+                         "DROP INDEX inbox_not_erased; DROP INDEX outbox_unsent_by_source; "
+                         "ALTER TABLE inbox DROP COLUMN payload_sha256; "
+                         "ALTER TABLE inbox DROP COLUMN erased_at_ms; "
+                         "ALTER TABLE outbox DROP COLUMN source_event_id; "
+                         "ALTER TABLE outbox DROP COLUMN erase_when_sent; "
+                         "ALTER TABLE rejected DROP COLUMN erased_at_ms; "
                          "DROP TABLE job_attempts; DROP TABLE audit; DROP TABLE daemon_state; "
                          "DROP INDEX jobs_state_updated; DROP INDEX jobs_state_created; "
                          "DROP INDEX outbox_unsent_created; PRAGMA user_version = 3",

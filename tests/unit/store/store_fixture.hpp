@@ -33,7 +33,7 @@ inline events::KycVerified Event(const std::string& event_id, const std::string&
 
 inline AcceptedEvent Accepted(const std::string& event_id, const std::string& customer_id,
                               std::int64_t offset = 0) {
-    return AcceptedEvent{Origin{"customer.kyc_verified", 0, offset}, Event(event_id, customer_id)};
+    return AcceptedEvent{Origin{"customer.kyc_verified", 0, offset}, Event(event_id, customer_id), {}};
 }
 
 inline provision::OutboundEvent Outbound(const std::string& event_id, const std::string& key) {

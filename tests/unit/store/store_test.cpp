@@ -25,7 +25,7 @@ RejectedEvent Rejected(std::int64_t offset, const std::string& payload) {
                                     payload,
                                     {{"kyc_bridge_error", "missing_field: email"}}};
     return RejectedEvent{Origin{"customer.kyc_verified", 2, offset}, "missing_field: email",
-                         letter};
+                         letter, {}};
 }
 
 TEST_F(StoreTest, IngestDedupsEventIdsWithinAndAcrossBatches) {
