@@ -33,6 +33,9 @@ http::Options HttpOptions(const ClientSettings& s) {
     o.request_timeout_ms = s.request_timeout_ms;
     o.allow_insecure_http = s.allow_insecure_http;
     o.ca_file = s.ca_file;
+    // Auth0 answers are small (a user, a page of 100 roles): a larger body is refused as
+    // "too_large" rather than parsed.
+    o.max_response_bytes = 1 << 20;
     o.max_connections = s.max_connections;
     o.http2 = true;  // Auth0 offers h2: many requests share one connection
     return o;

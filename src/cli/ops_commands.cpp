@@ -121,6 +121,14 @@ OpsCommands::OpsCommands(CLI::App& app) {
     audit_list->add_option("--since", options_.since, "Within this long: 30m, 2h, 7d");
     audit_list->add_option("--limit", options_.limit, "At most this many rows");
 
+    auto* purge = AddStoreVerb(
+        &app, "purge",
+        "Erase the personal fields of rejected events and failed jobs older than a duration",
+        Purge);
+    purge->add_option("--older-than", options_.older_than, "45s, 30m, 2h, 7d")->required();
+    purge->add_flag("--dry-run", options_.dry_run, "Count what would be erased; change nothing");
+    purge->add_option("--reason", options_.reason, "Why (added to the audit trail)");
+
     auto* outbox = app.add_subcommand("outbox", "Outbox rows the relay could not publish");
     outbox->require_subcommand(1);
     AddStoreVerb(outbox, "set-aside",

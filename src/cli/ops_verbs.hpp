@@ -33,6 +33,7 @@ struct OpsOptions {
     bool dry_run = false;
     double max_per_second = 0;
     std::string reason;
+    std::string older_than;  ///< purge: a duration
 };
 
 /// "45s", "30m", "2h", "7d" → that duration. Throws std::invalid_argument naming the text.
@@ -58,6 +59,9 @@ int Replay(store::Store& store, const OpsOptions& options);
 int RejectedList(store::Store& store, const OpsOptions& options);
 int RejectedReplay(store::Store& store, const OpsOptions& options);
 int AuditList(store::Store& store, const OpsOptions& options);
+/// `purge --older-than D [--dry-run]`: erases the personal fields of rejected events and failed
+/// jobs older than D (they can then no longer be replayed); audited with the counts.
+int Purge(store::Store& store, const OpsOptions& options);
 
 /// `check-config`: loads the config with its secret, prints the effective values, fetches a
 /// token and checks its scopes, resolves the roles and checks the topics. Needs no store.

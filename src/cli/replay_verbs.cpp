@@ -119,6 +119,12 @@ int RejectedReplay(store::Store& store, const OpsOptions& options) {
         std::cerr << "kyc-bridge: no rejected event " << options.id << "\n";
         return kExitProblem;
     }
+    if (row->payload.empty()) {
+        std::cerr << "kyc-bridge: rejected event " << options.id
+                  << " holds no payload any more (purged, or replayed before); it cannot be "
+                     "replayed\n";
+        return kExitProblem;
+    }
     if (row->truncated) {
         std::cerr << "kyc-bridge: rejected event " << options.id
                   << " was stored truncated (over 64 KiB); it cannot be replayed\n";
@@ -147,6 +153,30 @@ int RejectedReplay(store::Store& store, const OpsOptions& options) {
                   << " is already in the inbox; nothing ingested\n";
     }
     return created ? kExitOk : kExitNothing;
+}
+
+int Purge(store::Store& store, const OpsOptions& options) {
+    if (options.older_than.empty()) throw std::invalid_argument("purge: --older-than is required");
+    const auto age = ParseDuration(options.older_than);
+    const auto cutoff = NowMs() - age.count();
+    const std::string reason =
+        "--older-than " + options.older_than + (options.reason.empty() ? "" : ": " + options.reason);
+    auto summary = Must(store.Purge(cutoff, options.dry_run, Actor("purge", reason)));
+    if (options.json) {
+        std::cout << json{{"dry_run", options.dry_run},
+                          {"older_than", options.older_than},
+                          {"cutoff", FormatTime(cutoff)},
+                          {"rejected", summary.rejected},
+                          {"failed_jobs", summary.failed_jobs}}
+                         .dump()
+                  << "\n";
+    } else {
+        std::cout << (options.dry_run ? "would erase" : "erased")
+                  << " the personal fields of " << summary.rejected << " rejected events and "
+                  << summary.failed_jobs << " failed jobs from before " << FormatTime(cutoff)
+                  << (options.dry_run ? " (dry run: nothing changed)" : "") << "\n";
+    }
+    return kExitOk;
 }
 
 int AuditList(store::Store& store, const OpsOptions& options) {

@@ -224,9 +224,11 @@ Task<core::Result<auth0::User>> JobRunner::ResolveConflict(const Job& job) {
     }
     auto owner = MetadataCustomerId(*candidate);
     if (!owner.empty() && owner != event.customer_id) {
+        // The other customer's ids stay out of this job's error (logged, stored, shown by the
+        // CLI to whoever looks at this customer): an operator finds the owner in Auth0 by email.
         co_return Error{ErrorKind::kPermanent,
-                        "the email belongs to Auth0 user " + candidate->user_id +
-                            ", already mapped to another customer",
+                        "the email already belongs to an Auth0 user mapped to another customer; "
+                        "look the email up in Auth0 to find who holds it",
                         "email_owned_by_other_customer", 409, std::nullopt};
     }
     co_return *candidate;

@@ -93,6 +93,10 @@ TEST_F(JobRunnerTest, EmailOfAnotherCustomersUserIsAPermanentFailure) {
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.error().kind, core::ErrorKind::kPermanent);
     EXPECT_EQ(result.error().code, "email_owned_by_other_customer");
+    // Issue #9: the other customer's identifiers never appear in this job's error text.
+    EXPECT_EQ(result.error().message.find("cus_9"), std::string::npos) << result.error().message;
+    EXPECT_EQ(result.error().message.find("auth0|"), std::string::npos) << result.error().message;
+    EXPECT_EQ(result.error().message.find("jane@example.com"), std::string::npos);
     EXPECT_TRUE(ledger_.outbox.empty());
 }
 
