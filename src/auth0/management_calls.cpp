@@ -15,6 +15,13 @@ std::function<std::optional<json>()> Fixed(std::optional<json> body) {
     return [body = std::move(body)] { return body; };
 }
 
+// The body with the user's initial password, handed over once (BodyMaker is called once) so that
+// no copy is left behind: Pending cleanses the one it keeps, the transfer its serialized form.
+std::function<std::optional<json>()> Once(json body) {
+    auto held = std::make_shared<json>(std::move(body));
+    return [held] { return std::optional<json>(std::move(*held)); };
+}
+
 core::Callback<http::Response> Void(core::Callback<void> done) {
     return [done = std::move(done)](core::Result<http::Response> answer) {
         if (!answer) return done(answer.error());
@@ -26,7 +33,7 @@ core::Callback<http::Response> Void(core::Callback<void> done) {
 
 void HttpAuth0Api::CreateUser(const NewUser& user, core::Callback<User> done) {
     const Call call{ApiKind::kManagement, "POST /api/v2/users"};
-    Management(call, "POST", "/api/v2/users", Fixed(wire::CreateUserBody(user)), 0,
+    Management(call, "POST", "/api/v2/users", Once(wire::CreateUserBody(user)), 0,
                [this, call, done = std::move(done)](core::Result<http::Response> answer) {
                    if (!answer) return done(answer.error());
                    auto parsed = wire::ParseUser(json::parse(answer->body, nullptr, false));

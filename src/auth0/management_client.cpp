@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "kyc_bridge/core/ids.hpp"
 #include "kyc_bridge/core/log_limiter.hpp"
 #include "kyc_bridge/core/logging.hpp"
 #include "wire.hpp"
@@ -256,6 +257,16 @@ struct HttpAuth0Api::Pending {
     long also_accept = 0;
     int attempt = 0;
     core::Callback<http::Response> done;
+
+    // A create body holds the user's initial password: it is overwritten, not just freed.
+    ~Pending() {
+        if (body && body->is_object()) {
+            auto password = body->find("password");
+            if (password != body->end() && password->is_string()) {
+                core::Cleanse(password->get_ref<std::string&>());
+            }
+        }
+    }
 };
 
 void HttpAuth0Api::Management(Call call, std::string method, std::string path_and_query,

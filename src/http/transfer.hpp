@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "curl_handles.hpp"
+#include "kyc_bridge/core/ids.hpp"
 #include "kyc_bridge/http/http_client.hpp"
 
 namespace kyc_bridge::http {
@@ -30,6 +31,9 @@ struct Transfer {
     Capture capture;
     char error_buffer[CURL_ERROR_SIZE] = {};
     EasyPtr easy;  ///< last member: cleaned up first, while what it points into still lives
+
+    // Bodies carry the client secret (token requests) and initial passwords (creates).
+    ~Transfer() { core::Cleanse(request.body); }
 };
 
 /// A transfer ready for curl_multi_add_handle, or one with `failed` set (a URL that is malformed

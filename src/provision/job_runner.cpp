@@ -162,6 +162,7 @@ Task<Status> JobRunner::EnsureUser(const Job& job, CustomerAccount& account) {
 
     auto created = co_await Await<auth0::User>(
         [&](Callback<auth0::User> done) { api_.CreateUser(user, std::move(done)); });
+    core::Cleanse(user.password);  // the body holding it is cleansed by the client
     std::string outcome = kCreated;
     auth0::User found;
     if (created) {
