@@ -67,7 +67,11 @@ std::optional<ApiError> CheckString(const json& body, const char* key, std::size
         return Validation("'Expected type string but found type " + std::string(it->type_name()) +
                           "' on property " + key + " (" + what + ").");
     }
-    const auto size = it->get<std::string>().size();
+    // JSON Schema's minLength/maxLength count characters (code points), not UTF-8 bytes
+    // (json-schema-validation §6.3.1); Auth0 validates its bodies that way.
+    const auto& text = it->get_ref<const std::string&>();
+    const auto size = static_cast<std::size_t>(std::count_if(
+        text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
     if (size < min)
         return Validation("'String is too short (0 chars), minimum " + std::to_string(min) +
                           "' on property " + key + " (" + what + ").");
