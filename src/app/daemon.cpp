@@ -160,10 +160,9 @@ static std::vector<std::string> ResolveRoles(auth0::Auth0Api& api,
     while (!stop) {
         auto ids = auth0::ResolveRoleIds(api, names);
         if (ids) {
-            if (quarantined) {
-                store.SetDaemonState("quarantine", "", [](core::Status) {});
-                log->info("event=quarantine_lifted");
-            }
+            // Also clears what an earlier run left: `status` must not show a healed quarantine.
+            store.SetDaemonState("quarantine", "", [](core::Status) {});
+            if (quarantined) log->info("event=quarantine_lifted");
             return *ids;
         }
         const auto& e = ids.error();
@@ -187,7 +186,10 @@ static std::vector<std::string> ResolveRoles(auth0::Auth0Api& api,
                                                                  : "role_resolution_failed",
                        core::ToString(e.kind), e.code, e.message, delay.count());
         }
-        std::this_thread::sleep_for(delay);
+        // In steps: SIGTERM during a start-up quarantine must not wait out a 30 s delay.
+        for (auto left = delay; left.count() > 0 && !stop; left -= 100ms) {
+            std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(left, 100ms));
+        }
         delay = std::min(delay * 2, std::chrono::milliseconds{30s});
     }
     return {};

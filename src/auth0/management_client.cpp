@@ -204,11 +204,15 @@ core::Error HttpAuth0Api::TransportFailed(const Call& call, const core::Error& t
 core::Error HttpAuth0Api::Failed(const Call& call, core::Error error) {
     if (error.http_status == 429) ++stats_.rate_limited;
     if (error.http_status >= 500) ++stats_.server_errors;
-    // A 409 on create is the "user exists" path, not a failure: info, not warning.
-    // Repeats (a 429 storm, an outage) are rate-limited per endpoint and code.
+    // A 409 on create is the "user exists" path, not a failure: info, not warning. A
+    // configuration failure (TLS, DNS, refused credentials) is the quarantine's to report, once
+    // a minute with host and cause: debug here. Repeats (a 429 storm, an outage) are
+    // rate-limited per endpoint and code.
     core::LogLimited(
         *core::Logger("auth0"),
-        error.kind == core::ErrorKind::kConflict ? spdlog::level::info : spdlog::level::warn,
+        error.kind == core::ErrorKind::kConflict        ? spdlog::level::info
+        : error.kind == core::ErrorKind::kConfiguration ? spdlog::level::debug
+                                                        : spdlog::level::warn,
         "auth0_call_failed/" + call.endpoint + "/" + error.code,
         "event=auth0_call_failed endpoint=\"{}\" status={} kind={} code={} error=\"{}\"",
         call.endpoint, error.http_status, core::ToString(error.kind), error.code, error.message);

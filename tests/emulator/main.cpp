@@ -3,7 +3,7 @@
 //   auth0-emulator --listen 127.0.0.1:0 --port-file F --client-id C --client-secret S
 //                  [--roles A,B] [--connection NAME] [--token-ttl S]
 //                  [--rate-limit-per-second N --rate-limit-burst N] [--seed-users FILE]
-//                  [--threads N]
+//                  [--threads N] [--tls-cert FILE --tls-key FILE]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,6 +17,12 @@
 #include <iostream>
 
 #include "emulator.hpp"
+
+// Debian's cpp-httplib is a compiled library built with OpenSSL: its pkg-config file defines
+// CPPHTTPLIB_OPENSSL_SUPPORT for every user, so the class layouts agree with libcpp-httplib.so.
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#error "--tls-cert needs cpp-httplib with OpenSSL (Debian's libcpp-httplib-dev defines it)"
+#endif
 
 namespace {
 
@@ -39,6 +45,36 @@ void RaiseListenBacklog(int port) {
     }
 }
 
+// The routes, socket options, backlog fix and port file, the same over http and https
+// (httplib::SSLServer is an httplib::Server). Returns the exit code.
+int Serve(httplib::Server& server, auth0_emulator::Emulator& emulator, const std::string& scheme,
+          const std::string& host, int wanted_port, const std::string& port_file, int threads) {
+    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    // Without it the answer's headers and body leave in two segments and Nagle holds the
+    // second until the client's delayed ACK: 40 ms on every call, which Auth0 does not add.
+    server.set_tcp_nodelay(true);
+    server.set_keep_alive_max_count(100000);
+    server.set_keep_alive_timeout(30);
+    emulator.Register(server);
+    const int port = wanted_port == 0
+                         ? server.bind_to_any_port(host.c_str())
+                         : (server.bind_to_port(host.c_str(), wanted_port) ? wanted_port : -1);
+    if (port <= 0) {
+        std::cerr << "auth0-emulator: cannot listen on " << host << ":" << wanted_port << "\n";
+        return 1;
+    }
+    RaiseListenBacklog(port);
+    std::cout << "auth0-emulator listening on " << scheme << "://" << host << ":" << port
+              << std::endl;
+    if (!port_file.empty()) {
+        // Written whole, then renamed, so a reader never sees half a port number.
+        const auto temporary = port_file + ".tmp";
+        std::ofstream(temporary) << port;
+        std::filesystem::rename(temporary, port_file);
+    }
+    return server.listen_after_bind() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -46,6 +82,8 @@ int main(int argc, char** argv) {
     std::string listen = "127.0.0.1:0";
     std::string port_file;
     std::string seed_users;
+    std::string tls_cert;
+    std::string tls_key;
     // cpp-httplib gives each connection a thread for as long as it is kept alive, and a request
     // with an injected delay holds its thread while it sleeps: a client with 512 jobs in flight
     // needs 512 threads, or requests queue behind idle connections.
@@ -69,6 +107,12 @@ int main(int argc, char** argv) {
     app.add_option("--seed", options.seed, "random seed for fault injection");
     app.add_option("--threads", threads, "worker threads = connections served at once")
         ->check(CLI::Range(1, 16384));
+    auto* cert_option = app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve https")
+                            ->check(CLI::ExistingFile);
+    auto* key_option = app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert")
+                           ->check(CLI::ExistingFile);
+    cert_option->needs(key_option);
+    key_option->needs(cert_option);
     CLI11_PARSE(app, argc, argv);
     if (options.rate_limit_burst <= 0) options.rate_limit_burst = options.rate_limit_per_second;
 
@@ -83,28 +127,15 @@ int main(int argc, char** argv) {
     auth0_emulator::Emulator emulator(options);
     if (!seed_users.empty()) emulator.SeedFile(seed_users);
 
-    httplib::Server server;
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    // Without it the answer's headers and body leave in two segments and Nagle holds the
-    // second until the client's delayed ACK: 40 ms on every call, which Auth0 does not add.
-    server.set_tcp_nodelay(true);
-    server.set_keep_alive_max_count(100000);
-    server.set_keep_alive_timeout(30);
-    emulator.Register(server);
-    const int port = wanted_port == 0
-                         ? server.bind_to_any_port(host.c_str())
-                         : (server.bind_to_port(host.c_str(), wanted_port) ? wanted_port : -1);
-    if (port <= 0) {
-        std::cerr << "auth0-emulator: cannot listen on " << listen << "\n";
-        return 1;
+    if (tls_cert.empty()) {
+        httplib::Server server;
+        return Serve(server, emulator, "http", host, wanted_port, port_file, threads);
     }
-    RaiseListenBacklog(port);
-    std::cout << "auth0-emulator listening on http://" << host << ":" << port << std::endl;
-    if (!port_file.empty()) {
-        // Written whole, then renamed, so a reader never sees half a port number.
-        const auto temporary = port_file + ".tmp";
-        std::ofstream(temporary) << port;
-        std::filesystem::rename(temporary, port_file);
+    httplib::SSLServer server(tls_cert.c_str(), tls_key.c_str());
+    if (!server.is_valid()) {
+        std::cerr << "auth0-emulator: cannot load --tls-cert " << tls_cert << " / --tls-key "
+                  << tls_key << "\n";
+        return 2;
     }
-    return server.listen_after_bind() ? 0 : 1;
+    return Serve(server, emulator, "https", host, wanted_port, port_file, threads);
 }
