@@ -84,14 +84,19 @@ const char* Hint(ErrorKind kind) {
 
 }  // namespace
 
+constexpr std::int64_t kMaxResetAheadSeconds = 86400;
+
 std::optional<std::int64_t> NormalizeResetSeconds(std::optional<std::int64_t> raw,
                                                   std::int64_t now_unix) {
     if (!raw || *raw < 0) return std::nullopt;
     // Auth0 sends UNIX seconds (auth0-facts §1). Stand-ins have been seen to send milliseconds
     // or a delay in seconds; read those too rather than waiting until the year 2163.
-    if (*raw > 100'000'000'000) return *raw / 1000;
-    if (*raw < 1'000'000'000) return now_unix + *raw;
-    return raw;
+    std::int64_t reset = *raw;
+    if (reset > 100'000'000'000) reset /= 1000;
+    else if (reset < 1'000'000'000) reset = now_unix + reset;
+    // No caller waits more than an hour, and a nanosecond time_point overflows past 2262: clamp
+    // here, in seconds, before anyone converts a hostile header into a TimePoint.
+    return std::min(reset, now_unix + kMaxResetAheadSeconds);
 }
 
 RateLimitHeaders ParseRateLimitHeaders(const http::Response& response) {
@@ -179,7 +184,13 @@ std::string ScrubAuth0Message(std::string_view message) {
             out += text[j++];
         i = j;
     }
-    if (out.size() > kMaxMessage) out = out.substr(0, kMaxMessage) + "…";
+    if (out.size() > kMaxMessage) {
+        // Cut on a code-point boundary: half a UTF-8 character makes the message invalid JSON
+        // text for `jobs list --json` and the logs.
+        std::size_t cut = kMaxMessage;
+        while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+        out = out.substr(0, cut) + "…";
+    }
     return out;
 }
 

@@ -136,11 +136,18 @@ core::Result<Token> HttpAuth0Api::FetchTokenAs(
     }
     std::int64_t expires_in = kDefaultExpiresIn;
     if (auto it = body.find("expires_in"); it != body.end()) {
-        if (it->is_number()) expires_in = it->get<std::int64_t>();
+        // A float beyond int64 converted with get<int64_t> is undefined behaviour: read it as a
+        // double and clamp first.
+        if (it->is_number_integer()) expires_in = it->get<std::int64_t>();
+        else if (it->is_number()) {
+            const double seconds = it->get<double>();
+            expires_in = seconds >= 0 && seconds < 1e9 ? static_cast<std::int64_t>(seconds)
+                                                       : kDefaultExpiresIn;
+        }
         if (it->is_string()) expires_in = std::strtoll(it->get<std::string>().c_str(), nullptr, 10);
         // A lifetime of nothing would mean a fetch per request: keep a token at least 30 s
-        // (a 401 still drops it early).
-        expires_in = std::max<std::int64_t>(expires_in, 30);
+        // (a 401 still drops it early). Nor longer than a year: Auth0 caps M2M tokens at 30 days.
+        expires_in = std::clamp<std::int64_t>(expires_in, 30, 365 * 86400);
     }
     return Token{token->get<std::string>(), now + std::chrono::seconds{expires_in}};
 }

@@ -232,8 +232,14 @@ void Pacer::Learn(const RateLimitHeaders& headers) {
     // Auth0's buckets refill within a second (per-second rates) or a minute (per-minute ones,
     // auth0-facts §1): a reset further out is not trusted for pacing, so that workers never
     // sleep for long inside the pacer.
-    const core::TimePoint reset = std::min(
-        core::TimePoint{std::chrono::seconds{*headers.reset_unix}}, clock_.Now() + kMaxPacerWait);
+    // Compared in seconds first: a hostile reset converted to a TimePoint would overflow.
+    const auto latest = clock_.Now() + kMaxPacerWait;
+    const auto latest_s =
+        std::chrono::duration_cast<std::chrono::seconds>(latest.time_since_epoch()).count();
+    const core::TimePoint reset =
+        *headers.reset_unix >= latest_s
+            ? latest
+            : core::TimePoint{std::chrono::seconds{std::max<std::int64_t>(*headers.reset_unix, 0)}};
     std::int64_t estimate = *headers.remaining - in_flight_;
     if (headers.limit) estimate = std::min(estimate, *headers.limit);
     if (!known_ || reset > reset_) {

@@ -186,7 +186,11 @@ void ApplyToml(const toml::table& root, std::vector<Key>& keys, Config& config) 
 
 void ApplyEnvironment(const Environment& env, std::vector<Key>& keys, Config& config) {
     static const std::string kPropertiesPrefix = "KYC_BRIDGE_KAFKA_PROPERTIES_";
-    for (const auto& [name, value] : env) {
+    for (const auto& entry : env) {
+        // Named references rather than a structured binding: clang 14 does not let lambdas
+        // capture a binding (P1091 came in C++20 but clang implemented it in 16).
+        const std::string& name = entry.first;
+        const std::string& value = entry.second;
         if (name.rfind("KYC_BRIDGE_", 0) != 0) continue;
         if (name.rfind(kPropertiesPrefix, 0) == 0) {
             // librdkafka property names use dots: KYC_BRIDGE_KAFKA_PROPERTIES_SECURITY_PROTOCOL.

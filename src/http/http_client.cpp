@@ -2,6 +2,7 @@
 // HttpClient: requests handed to the event loop, the blocking Perform wrapper, HTTP dates.
 #include "kyc_bridge/http/http_client.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <future>
 #include <mutex>
@@ -50,7 +51,10 @@ std::optional<core::TimePoint> ParseHttpDate(std::string_view text) {
     const std::string copy(Trim(text));
     const time_t seconds = curl_getdate(copy.c_str(), nullptr);
     if (seconds < 0) return std::nullopt;
-    return core::TimePoint{std::chrono::seconds{seconds}};
+    // Year-9999 dates are valid HTTP dates but overflow a nanosecond time_point (past 2262):
+    // nobody waits that long, so anything after 2200-01-01 reads as 2200-01-01.
+    constexpr time_t kLatest = 7'258'118'400;
+    return core::TimePoint{std::chrono::seconds{std::min<time_t>(seconds, kLatest)}};
 }
 
 }  // namespace kyc_bridge::http

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <nlohmann/json.hpp>
+
 namespace kyc_bridge::auth0 {
 namespace {
 
@@ -146,6 +149,33 @@ TEST(Classify, ResetInMillisecondsOrAsADelayIsReadAndCappedAtAnHour) {
     auto far = ClassifyAnswer(kUsers, Answer(429, "", {{"retry-after", "999999"}}), kNow);
     ASSERT_TRUE(far && far->not_before);
     EXPECT_EQ(*far->not_before, kNow + kMaxRetryAfter);
+}
+
+// Fuzzer findings: hostile reset values and dates overflowed a nanosecond time_point.
+TEST(Classify, HugeResetsAndFarDatesAreClampedNotOverflowed) {
+    const std::int64_t now_unix = 1'800'000'000;
+    EXPECT_EQ(NormalizeResetSeconds(std::numeric_limits<std::int64_t>::max(), now_unix),
+              now_unix + 86400);
+    EXPECT_EQ(NormalizeResetSeconds(999'999'999'999'999, now_unix), now_unix + 86400);
+    for (const char* reset : {"9223372036854775807", "99999999999999999", "253402300799000"}) {
+        auto error = ClassifyAnswer(kUsers, Answer(429, "", {{"x-ratelimit-reset", reset}}), kNow);
+        ASSERT_TRUE(error && error->not_before) << reset;
+        EXPECT_EQ(*error->not_before, kNow + kMaxRetryAfter) << reset;
+    }
+    auto dated = ClassifyAnswer(
+        kUsers, Answer(429, "", {{"retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"}}), kNow);
+    ASSERT_TRUE(dated && dated->not_before);
+    EXPECT_EQ(*dated->not_before, kNow + kMaxRetryAfter);
+}
+
+TEST(Classify, LongMessagesAreCutOnACodePointBoundary) {
+    // 299 ASCII bytes, then two-byte characters: byte 300 falls inside one.
+    const std::string message = std::string(299, 'a') + "\u00e9\u00e9\u00e9";
+    auto error = ClassifyAnswer(
+        kUsers, Answer(400, R"({"statusCode":400,"message":")" + message + R"("})"), kNow);
+    ASSERT_TRUE(error);
+    EXPECT_NO_THROW((void)nlohmann::json(error->message).dump()) << "cut inside a character";
+    EXPECT_NE(error->message.find("…"), std::string::npos);
 }
 
 TEST(Classify, RateLimitedUsesRetryAfterSeconds) {

@@ -86,7 +86,7 @@ public:
                 return;
             }
             res.set_content(json{{"access_token", "tok-" + std::to_string(token_bodies.size())},
-                                 {"expires_in", 86400},
+                                 {"expires_in", expires_in},
                                  {"token_type", "Bearer"}}
                                 .dump(),
                             "application/json");
@@ -117,6 +117,7 @@ public:
     std::vector<std::string> token_bodies;
     int token_status = 200;
     bool json_only = false;            ///< a stand-in that refuses form bodies
+    json expires_in = 86400;           ///< what the token answer says about its lifetime
     std::shared_ptr<Gate> token_gate;  ///< set before the first request: holds token answers
 
 private:
@@ -145,6 +146,21 @@ TEST(HttpAuth0Api, ATokenEndpointThatWantsJsonGetsJsonFromThenOn) {
     EXPECT_EQ(auth0.token_bodies[0].front(), 'g');  // grant_type=…
     EXPECT_EQ(json::parse(auth0.token_bodies[1])["client_secret"], "s3cret&=");
     EXPECT_EQ(auth0.token_bodies[2].front(), '{');
+}
+
+// Fuzzer finding: a lifetime beyond int64 was converted with get<int64_t> (undefined).
+TEST(HttpAuth0Api, AnAbsurdTokenLifetimeIsClampedAndTheTokenStillCached) {
+    FakeAuth0 auth0;
+    auth0.expires_in = 1e300;
+    auth0.server().Get("/api/v2/roles", [&](const httplib::Request&, httplib::Response& res) {
+        res.set_content(R"([{"id":"rol_1","name":"ROLE_CUSTOMER"}])", "application/json");
+    });
+    core::FakeClock clock;
+    HttpAuth0Api api(auth0.Settings(), clock);
+    ASSERT_TRUE(api.FindRoles("ROLE_CUSTOMER").ok());
+    ASSERT_TRUE(api.FindRoles("ROLE_CUSTOMER").ok());
+    std::lock_guard lock(auth0.mutex);
+    EXPECT_EQ(auth0.token_bodies.size(), 1u);
 }
 
 NewUser SampleUser() {
@@ -521,7 +537,9 @@ TEST(HttpAuth0Api, ShutdownEndsCallsInFlight) {
     FakeAuth0 auth0;
     auto gate = std::make_shared<Gate>();
     std::promise<void> entered;
-    auth0.server().Post("/api/v2/users", [&](const httplib::Request&, httplib::Response& res) {
+    // gate by value: the server thread is still inside Pass() when this scope ends.
+    auth0.server().Post("/api/v2/users", [&entered, gate](const httplib::Request&,
+                                                          httplib::Response& res) {
         entered.set_value();
         gate->Pass();  // Auth0 does not answer while the test shuts down
         res.status = 201;

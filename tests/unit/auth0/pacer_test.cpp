@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <future>
 #include <mutex>
 #include <string>
@@ -99,6 +101,22 @@ TEST(Pacer, SpreadsASmallBudgetUntilTheReset) {
     // 4 requests over the 10 s to the reset, about 2 s apart, the last one before the reset.
     for (std::size_t i = 1; i < times.size(); ++i) EXPECT_GE(times[i] - times[i - 1], 1900ms);
     EXPECT_LT(times.back(), reset);
+}
+
+// Fuzzer finding: a hostile reset overflowed when converted to a TimePoint.
+TEST(Pacer, AHugeResetWaitsAtMostTheCap) {
+    core::FakeClock clock;
+    Pacer pacer(clock, std::nullopt);
+    const auto start = clock.Now();
+    pacer.Acquire();
+    RateLimitHeaders headers;
+    headers.limit = 10;
+    headers.remaining = 0;
+    headers.reset_unix = std::numeric_limits<std::int64_t>::max();
+    pacer.Observe(headers);
+    pacer.Acquire();
+    EXPECT_LE(clock.Now(), start + kMaxPacerWait + 1s);
+    pacer.Observe({});
 }
 
 TEST(Pacer, HonoursBlockUntilAfterA429) {

@@ -339,5 +339,13 @@ TEST(ParseHttpDate, ReadsImfFixdate) {
     EXPECT_FALSE(ParseHttpDate("not a date"));
 }
 
+TEST(ParseHttpDate, FarFutureDatesAreClampedRatherThanOverflowing) {
+    auto t = ParseHttpDate("Fri, 31 Dec 9999 23:59:59 GMT");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count(),
+              7'258'118'400);
+    EXPECT_GT(*t, std::chrono::system_clock::now());
+}
+
 }  // namespace
 }  // namespace kyc_bridge::http
