@@ -92,6 +92,7 @@ setup_sanitized() {  # build dir, -Dsanitizers value
 # would rebuild every target first, integration binaries included.
 unit_test_targets() {  # build dir, test names...
   local dir=$1; shift
+  ninja -C "$dir" build.ninja >/dev/null  # re-reads the meson.build files first: new tests count
   meson introspect --tests "$dir" | jq -r --arg dir "$dir/" --arg names "$*" '
     ($names | split(" ")) as $want
     | .[] | select((.suite | index("kyc-bridge:unit")) and ($want == [] or (.name | IN($want[]))))

@@ -224,7 +224,9 @@ int Daemon::Run() {
         embedded = std::make_unique<kafka::EmbeddedCluster>(
             1, std::vector<kafka::TopicSpec>{{kc.input_topic, kc.embedded_partitions},
                                              {kc.output_topic, kc.embedded_partitions},
-                                             {kc.dead_letter_topic, kc.embedded_partitions}});
+                                             {kc.dead_letter_topic, kc.embedded_partitions},
+                                             {kc.revoked_topic, kc.embedded_partitions},
+                                             {kc.blocked_topic, kc.embedded_partitions}});
         kafka_settings.brokers = embedded->bootstrap_servers();
         PublishBootstrap(config_.store.path, kafka_settings.brokers);
         log->info("event=embedded_kafka_started bootstrap={} hint=\"kcat -b {} -t {} -P\"",
@@ -250,6 +252,9 @@ int Daemon::Run() {
     runner_settings.email_client_id = config_.auth0.email_client_id;
     runner_settings.output_topic = kc.output_topic;
     runner_settings.max_emails_in_flight = config_.provision.max_emails_in_flight;
+    runner_settings.blocked_topic = kc.blocked_topic;
+    runner_settings.remove_roles_on_revoke = config_.deprovision.remove_roles;
+    runner_settings.publish_not_found = config_.deprovision.publish_not_found;
     core::TimerThread timers;
     provision::RoleBatchSettings batch_settings;
     batch_settings.max_users = static_cast<std::size_t>(config_.provision.role_batch_size);
@@ -293,7 +298,8 @@ int Daemon::Run() {
                         [&api] { api.RefreshToken(); }});
 
     const DeadLetterSettings dead_letters{kc.dead_letter_topic,
-                                          static_cast<std::size_t>(kc.dead_letter_max_bytes)};
+                                          static_cast<std::size_t>(kc.dead_letter_max_bytes),
+                                          kc.revoked_topic};
     auto ingest = [&](const std::vector<kafka::Message>& batch) {
         std::vector<store::AcceptedEvent> accepted;
         std::vector<store::RejectedEvent> rejected;
@@ -326,10 +332,12 @@ int Daemon::Run() {
     provisioner.Start();
     relay.Start();
     {
-        kafka::Consumer consumer(kafka_settings, kc.input_topic, ingest);
+        kafka::Consumer consumer(kafka_settings,
+                                 std::vector<std::string>{kc.input_topic, kc.revoked_topic}, ingest);
         consumer_status.Set(consumer.status());
         consuming = true;
-        log->info("event=started input_topic={} group_id={} concurrency={}", kc.input_topic,
+        log->info("event=started input_topic={} revoked_topic={} group_id={} concurrency={}",
+                  kc.input_topic, kc.revoked_topic,
                   kc.group_id, config_.provision.concurrency);
         while (!stop_) {
             consumer_beat.Beat(clock.Now());

@@ -4,6 +4,7 @@
 
 #include "kyc_bridge/core/ids.hpp"
 #include "kyc_bridge/core/logging.hpp"
+#include "kyc_bridge/events/kyc_revoked.hpp"
 #include "kyc_bridge/events/kyc_verified.hpp"
 
 namespace kyc_bridge::app {
@@ -18,6 +19,21 @@ std::size_t HeaderBytes(const std::vector<std::pair<std::string, std::string>>& 
     std::size_t bytes = 0;
     for (const auto& [name, value] : headers) bytes += name.size() + value.size();
     return bytes;
+}
+
+// A revoke goes through the pipeline in the verify event's shape (ids, time, customer) with
+// the event itself beside it.
+core::Result<events::KycVerified> ParseRevokedAsJob(const std::string& payload,
+                                                    std::optional<events::KycRevoked>& revoked) {
+    auto parsed = events::ParseKycRevoked(payload);
+    if (!parsed) return parsed.error();
+    events::KycVerified shape;
+    shape.event_id = parsed->event_id;
+    shape.event_type = parsed->event_type;
+    shape.occurred_at = parsed->occurred_at;
+    shape.customer_id = parsed->customer_id;
+    revoked = std::move(parsed.value());
+    return shape;
 }
 
 }  // namespace
@@ -59,11 +75,14 @@ void SortBatch(const std::vector<kafka::Message>& batch, const DeadLetterSetting
     auto log = core::Logger("consumer");
     for (const auto& message : batch) {
         store::Origin origin{message.topic, message.partition, message.offset};
+        std::optional<events::KycRevoked> revoked;
         core::Result<events::KycVerified> parsed =
             message.tombstone
                 ? core::Error::Permanent("the message has no value (a tombstone)", "tombstone")
             : message.payload.empty()
                 ? core::Error::Permanent("the message value is empty", "empty_message")
+            : message.topic == dead_letters.revoked_topic
+                ? ParseRevokedAsJob(message.payload, revoked)
                 : events::ParseKycVerified(message.payload);
         if (parsed) {
             // Builds the dead letter only if a conflict happens. It points into `batch`, which
@@ -75,7 +94,8 @@ void SortBatch(const std::vector<kafka::Message>& batch, const DeadLetterSetting
                 return store::RejectedEvent{origin, reason, DeadLetterFor(*m, reason, dead_letters),
                                             m->payload};
             };
-            accepted.push_back({origin, std::move(parsed.value()), std::move(on_conflict)});
+            accepted.push_back(
+                {origin, std::move(parsed.value()), std::move(on_conflict), std::move(revoked)});
             continue;
         }
         auto reason = parsed.error().code + ": " + parsed.error().message;

@@ -15,6 +15,8 @@ namespace kyc_bridge::app {
 struct DeadLetterSettings {
     std::string topic;
     std::size_t max_bytes = 64 * 1024;  ///< kafka.dead_letter_max_bytes: value + headers
+    /// Messages of this topic are customer.kyc_revoked events; all others kyc_verified.
+    std::string revoked_topic = "customer.kyc_revoked";
 };
 
 /// The dead letter of a rejected message, with an event_id derived from its

@@ -94,6 +94,15 @@ void HttpAuth0Api::AssignRoles(const std::string& user_id, const std::vector<std
                Fixed(json{{"roles", role_ids}}), 409, Void(std::move(done)));
 }
 
+void HttpAuth0Api::RemoveRoles(const std::string& user_id, const std::vector<std::string>& role_ids,
+                               core::Callback<void> done) {
+    // "Removes roles from a user" (Management API OAS, DELETE /users/{id}/roles): body
+    // {"roles": [...]}, minItems 1, 204; scopes update:users or delete:role_members.
+    const Call call{ApiKind::kManagement, "DELETE /api/v2/users/{id}/roles"};
+    Management(call, "DELETE", "/api/v2/users/" + PercentEncode(user_id) + "/roles",
+               Fixed(json{{"roles", role_ids}}), 0, Void(std::move(done)));
+}
+
 void HttpAuth0Api::AssignUsersToRole(const std::string& role_id,
                                      std::function<std::vector<std::string>()> take_users,
                                      core::Callback<void> done) {

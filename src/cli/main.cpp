@@ -10,6 +10,7 @@
 #include "kyc_bridge/config/config.hpp"
 #include "kyc_bridge/core/logging.hpp"
 #include "ops_commands.hpp"
+#include "tenant_verbs.hpp"
 
 #ifndef KYC_BRIDGE_VERSION
 #define KYC_BRIDGE_VERSION "unknown"
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
     run->add_option("-c,--config", config_path, "TOML config file")->required();
 
     kyc_bridge::cli::OpsCommands ops(app);
+    kyc_bridge::cli::TenantCommands tenant(app);
 
     try {
         app.parse(argc, argv);
@@ -90,5 +92,6 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
     if (*run) return RunDaemon(config_path);
+    if (tenant.Chosen()) return tenant.Execute();
     return ops.Execute();
 }

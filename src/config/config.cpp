@@ -39,6 +39,8 @@ std::vector<Key> KnownKeys(Config& c) {
         {"kafka", "input_topic", &c.kafka.input_topic},
         {"kafka", "output_topic", &c.kafka.output_topic},
         {"kafka", "dead_letter_topic", &c.kafka.dead_letter_topic},
+        {"kafka", "revoked_topic", &c.kafka.revoked_topic},
+        {"kafka", "blocked_topic", &c.kafka.blocked_topic},
         {"kafka", "embedded_partitions", &c.kafka.embedded_partitions},
         {"kafka", "dead_letter_max_bytes", &c.kafka.dead_letter_max_bytes},
         {"auth0", "domain", &c.auth0.domain},
@@ -74,6 +76,8 @@ std::vector<Key> KnownKeys(Config& c) {
         {"store", "commit_max_records", &c.store.commit_max_records},
         {"store", "strict_modes", &c.store.strict_modes},
         {"store", "keep_personal_data_s", &c.store.keep_personal_data_s},
+        {"deprovision", "remove_roles", &c.deprovision.remove_roles},
+        {"deprovision", "publish_not_found", &c.deprovision.publish_not_found},
         {"daemon", "shutdown_timeout_s", &c.daemon.shutdown_timeout_s},
     };
 }
@@ -322,6 +326,10 @@ void Validate(Config& c, Secrets secrets) {
     Require(!c.kafka.input_topic.empty(), "kafka.input_topic", "is required");
     Require(!c.kafka.output_topic.empty(), "kafka.output_topic", "is required");
     Require(!c.kafka.dead_letter_topic.empty(), "kafka.dead_letter_topic", "is required");
+    Require(!c.kafka.revoked_topic.empty(), "kafka.revoked_topic", "is required");
+    Require(!c.kafka.blocked_topic.empty(), "kafka.blocked_topic", "is required");
+    Require(c.kafka.revoked_topic != c.kafka.input_topic, "kafka.revoked_topic",
+            "must differ from kafka.input_topic");
     Require(c.kafka.embedded_partitions >= 1, "kafka.embedded_partitions", "must be at least 1");
     RequireRange(c.kafka.dead_letter_max_bytes, 1024, 900000, "kafka.dead_letter_max_bytes",
                  " (below the producer's message.max.bytes, 1000000 by default)");

@@ -27,6 +27,8 @@
 // renders it escapes it. No message ever quotes a value, nor an unknown key.
 #include "kyc_bridge/events/kyc_verified.hpp"
 
+#include "kyc_bridge/events/kyc_revoked.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -276,6 +278,109 @@ core::Result<KycVerified> ParseKycVerified(std::string_view payload) {
                       "the event parser failed (out of memory?); replay the event once the daemon "
                       "has memory to spare");
     }
+}
+
+// --- customer.kyc_revoked -----------------------------------------------------------------------
+
+namespace {
+
+constexpr std::array<std::string_view, 5> kRevokedFields = {"event_id", "event_type", "occurred_at",
+                                                            "customer_id", "reason"};
+
+bool IsReasonCode(std::string_view reason) {
+    return !reason.empty() && reason.size() <= 64 &&
+           std::all_of(reason.begin(), reason.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || IsDigit(c) || c == '_';
+           });
+}
+
+core::Result<KycRevoked> ParseRevoked(std::string_view payload) {
+    if (payload.size() > kMaxEventBytes) {
+        return Reject("too_large", "event is " + std::to_string(payload.size()) +
+                                       " bytes, larger than the 65536 byte limit");
+    }
+    auto members = ReadJsonMembers(payload, kRevokedFields, kMaxEventDepth);
+    if (!members) return members.error();
+    KycRevoked e;
+    struct Required { std::string_view name; std::string* target; };
+    for (auto [name, target] : {Required{"event_id", &e.event_id},
+                                Required{"event_type", &e.event_type},
+                                Required{"occurred_at", &e.occurred_at},
+                                Required{"customer_id", &e.customer_id},
+                                Required{"reason", &e.reason}}) {
+        auto value = RequiredString(*members, name);
+        if (!value) return value.error();
+        *target = std::move(value.value());
+    }
+    auto event_id_length = CodePointCount(e.event_id);
+    if (event_id_length == 0 || event_id_length > 128) {
+        return Reject("invalid_event_id", "event_id must be 1 to 128 characters");
+    }
+    if (e.event_type != "customer.kyc_revoked") {
+        return Reject("wrong_event_type", "event_type must be 'customer.kyc_revoked'");
+    }
+    if (!IsRfc3339(e.occurred_at)) {
+        return Reject("invalid_occurred_at", "occurred_at is not an RFC 3339 date-time");
+    }
+    if (!IsValidCustomerId(e.customer_id)) {
+        return Reject("invalid_customer_id", "customer_id must match [A-Za-z0-9_-]{1,64}");
+    }
+    if (!IsReasonCode(e.reason)) {
+        return Reject("invalid_reason", "reason must be a short code matching [a-z0-9_]{1,64}");
+    }
+    return e;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+}  // namespace
+
+core::Result<KycRevoked> ParseKycRevoked(std::string_view payload) {
+    try {
+        return ParseRevoked(payload);
+    } catch (...) {
+        return Reject("internal_error", "the event parser failed (out of memory?)");
+    }
+}
+
+std::string ToJson(const KycRevoked& e) {
+    return json{{"event_id", e.event_id},       {"event_type", e.event_type},
+                {"occurred_at", e.occurred_at}, {"customer_id", e.customer_id},
+                {"reason", e.reason}}
+        .dump();
+}
+
+std::int64_t OccurredAtMillis(std::string_view t) {
+    if (!IsRfc3339(t)) return 0;
+    auto num = [&](std::size_t pos, std::size_t count) {
+        std::int64_t v = 0;
+        for (std::size_t i = pos; i < pos + count; ++i) v = v * 10 + (t[i] - '0');
+        return v;
+    };
+    std::int64_t days = DaysFromCivil(num(0, 4), static_cast<unsigned>(num(5, 2)),
+                                      static_cast<unsigned>(num(8, 2)));
+    std::int64_t ms = ((days * 24 + num(11, 2)) * 60 + num(14, 2)) * 60 * 1000 + num(17, 2) * 1000;
+    std::size_t pos = 19;
+    if (pos < t.size() && t[pos] == '.') {
+        std::int64_t scale = 100;
+        for (++pos; pos < t.size() && IsDigit(t[pos]); ++pos) {
+            if (scale > 0) ms += (t[pos] - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
+        const std::int64_t offset = (num(pos + 1, 2) * 60 + num(pos + 4, 2)) * 60 * 1000;
+        ms += t[pos] == '+' ? -offset : offset;
+    }
+    return ms;
 }
 
 std::string ToJson(const KycVerified& e) {

@@ -10,13 +10,53 @@
 
 namespace kyc_bridge::events {
 
-std::string UserCreatedEventId(const std::string& customer_id, const std::string& auth0_user_id) {
-    return core::DeterministicUuid("kyc-bridge/auth.user_created", customer_id + "|" + auth0_user_id);
+std::string UserCreatedEventId(const std::string& customer_id, const std::string& auth0_user_id,
+                               const std::string& reinstated_by) {
+    std::string name = customer_id + "|" + auth0_user_id;
+    if (!reinstated_by.empty()) name += "|reinstated|" + reinstated_by;
+    return core::DeterministicUuid("kyc-bridge/auth.user_created", name);
+}
+
+namespace {
+std::string IdOf(const UserCreated& e) {
+    return UserCreatedEventId(e.customer_id, e.auth0_user_id,
+                              e.outcome == "reinstated" ? e.source_event_id : "");
+}
+}  // namespace
+
+std::string UserBlockedEventId(const std::string& customer_id, const std::string& source_event_id) {
+    return core::DeterministicUuid("kyc-bridge/auth.user_blocked", customer_id + "|" + source_event_id);
+}
+
+std::string UserBlockedPayload(const UserBlocked& e) {
+    nlohmann::json doc = {
+        {"event_id", UserBlockedEventId(e.customer_id, e.source_event_id)},
+        {"event_type", "auth.user_blocked"},
+        {"occurred_at", e.occurred_at},
+        {"customer_id", e.customer_id},
+        {"auth0_user_id", e.auth0_user_id},
+        {"reason", e.reason},
+        {"outcome", e.outcome},
+        {"source_event_id", e.source_event_id},
+    };
+    return doc.dump();
+}
+
+std::vector<std::pair<std::string, std::string>> UserBlockedHeaders(const UserBlocked& e,
+                                                                    const std::string& source) {
+    return {
+        {"ce_specversion", "1.0"},
+        {"ce_id", UserBlockedEventId(e.customer_id, e.source_event_id)},
+        {"ce_type", "auth.user_blocked"},
+        {"ce_source", source},
+        {"ce_time", e.occurred_at},
+        {"content-type", "application/json"},
+    };
 }
 
 std::string UserCreatedPayload(const UserCreated& e) {
     nlohmann::json doc = {
-        {"event_id", UserCreatedEventId(e.customer_id, e.auth0_user_id)},
+        {"event_id", IdOf(e)},
         {"event_type", "auth.user_created"},
         {"occurred_at", e.occurred_at},
         {"customer_id", e.customer_id},
@@ -34,7 +74,7 @@ std::vector<std::pair<std::string, std::string>> UserCreatedHeaders(const UserCr
     // headers, datacontenttype as content-type.
     return {
         {"ce_specversion", "1.0"},
-        {"ce_id", UserCreatedEventId(e.customer_id, e.auth0_user_id)},
+        {"ce_id", IdOf(e)},
         {"ce_type", "auth.user_created"},
         {"ce_source", source},
         {"ce_time", e.occurred_at},

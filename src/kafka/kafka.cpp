@@ -219,7 +219,8 @@ static Message ToMessage(const rd_kafka_message_t* m) {
     return out;
 }
 
-Consumer::Consumer(const Settings& settings, const std::string& topic, DurableSink sink)
+Consumer::Consumer(const Settings& settings, const std::vector<std::string>& topic_names,
+                   DurableSink sink)
     : impl_(std::make_unique<Impl>()) {
     auto conf = MakeConf(settings);
     Set(conf.get(), "group.id", settings.group_id);
@@ -246,10 +247,14 @@ Consumer::Consumer(const Settings& settings, const std::string& topic, DurableSi
     impl_->rk = MakeHandle(RD_KAFKA_CONSUMER, std::move(conf));
     impl_->sink = std::move(sink);
     rd_kafka_poll_set_consumer(impl_->rk.get());
-    PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+    PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(topic_names.size())));
+    std::string joined;
+    for (const auto& topic : topic_names) {
+        rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+        joined += (joined.empty() ? "" : ", ") + topic;
+    }
     if (auto err = rd_kafka_subscribe(impl_->rk.get(), topics.get())) {
-        throw KafkaError("cannot subscribe to " + topic + ": " + rd_kafka_err2str(err));
+        throw KafkaError("cannot subscribe to " + joined + ": " + rd_kafka_err2str(err));
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include "kyc_bridge/core/ids.hpp"
 #include "kyc_bridge/core/logging.hpp"
+#include "kyc_bridge/events/kyc_revoked.hpp"
 #include "kyc_bridge/events/user_created.hpp"
 
 namespace kyc_bridge::provision {
@@ -109,6 +110,13 @@ Task<core::Result<RunEnd>> JobRunner::Steps(const Job& job, const std::atomic<bo
     account.customer_id = job.event.customer_id;
     if (loaded->has_value()) account = **loaded;
     const bool was_published = account.published;  // an earlier job made the user: an update
+    // Per customer, the newest event applied wins, across both topics: a verify older than a
+    // revoke already applied (another partition, a slow producer) never reactivates anyone.
+    if (account.last_applied_ms > events::OccurredAtMillis(job.event.occurred_at)) {
+        co_return co_await Supersede(job, account);
+    }
+    if (job.kind == JobKind::kRevoke) co_return co_await Revoke(job, account);
+    if (account.blocked) co_return co_await Reinstate(job, account);
 
     if (account.auth0_user_id.empty()) {
         auto user = co_await EnsureUser(job, account);
@@ -131,12 +139,149 @@ Task<core::Result<RunEnd>> JobRunner::Steps(const Job& job, const std::atomic<bo
         email_slots_.Release();
         if (!email) co_return email.error();
     }
-    auto completed = co_await Complete(job, account);
-    if (!completed) co_return completed.error();
     RunEnd done{RunEnd::kDone};
     done.auth0_user_id = account.auth0_user_id;
     done.outcome = was_published ? "updated" : account.outcome;
+    auto outcome = co_await RecordOutcome(job, done.outcome, true);
+    if (!outcome) co_return outcome.error();
+    auto completed = co_await Complete(job, account);
+    if (!completed) co_return completed.error();
     co_return done;
+}
+
+Task<Status> JobRunner::RecordOutcome(const Job& job, const std::string& outcome, bool applied) {
+    const auto applied_ms = applied ? events::OccurredAtMillis(job.event.occurred_at) : 0;
+    co_return co_await Await<void>([&](Callback<void> done) {
+        ledger_.RecordOutcome(job.job_id, job.event.customer_id, outcome, applied_ms,
+                              std::move(done));
+    });
+}
+
+Task<core::Result<RunEnd>> JobRunner::Supersede(const Job& job, const CustomerAccount& account) {
+    core::Logger("provisioner")
+        ->info("event=job_superseded job_id={} event_id={} customer_id={} kind={}", job.job_id,
+               job.event.event_id, job.event.customer_id,
+               job.kind == JobKind::kRevoke ? "revoke" : "verify");
+    auto recorded = co_await RecordOutcome(job, "superseded", false);
+    if (!recorded) co_return recorded.error();
+    auto completed = co_await Await<void>([&](Callback<void> done) {
+        ledger_.CompleteJob(job.job_id, job.event.customer_id, std::nullopt, std::move(done));
+    });
+    if (!completed) co_return completed.error();
+    RunEnd end{RunEnd::kDone};
+    end.auth0_user_id = account.auth0_user_id;
+    end.outcome = "superseded";
+    co_return end;
+}
+
+Task<core::Result<RunEnd>> JobRunner::Revoke(const Job& job, CustomerAccount& account) {
+    const auto& customer = job.event.customer_id;
+    // Always read first: the user may be unknown to Auth0 (never provisioned, or deleted by
+    // hand), which ends the job as not_found instead of failing it in a loop. The user id is
+    // derived from the customer id (the create call's user_id), so another store's customer is
+    // found too.
+    const auto user_id = account.auth0_user_id.empty() ? "auth0|" + customer : account.auth0_user_id;
+    auto found = co_await Await<std::optional<auth0::User>>(
+        [&](Callback<std::optional<auth0::User>> done) { api_.GetUser(user_id, std::move(done)); });
+    if (!found) co_return found.error();
+    std::string outcome = "not_found";
+    if (found->has_value()) {
+        outcome = "blocked";
+        const auto& user = **found;
+        if (!account.blocked || user.app_metadata.value("kyc_status", "") != "REVOKED") {
+            // One PATCH: blocked, and the status the post-login Action denies on.
+            json patch = {{"blocked", true},
+                          {"app_metadata",
+                           {{"kyc_status", "REVOKED"}, {"revoked_at", job.event.occurred_at}}}};
+            auto patched = co_await Await<void>([&](Callback<void> done) {
+                api_.UpdateUser(user.user_id, patch, std::move(done));
+            });
+            if (!patched) co_return patched.error();
+            auto recorded = co_await Await<void>([&](Callback<void> done) {
+                ledger_.RecordBlocked(customer, user.user_id, true, std::move(done));
+            });
+            if (!recorded) co_return recorded.error();
+            account.blocked = true;
+            account.auth0_user_id = user.user_id;
+        }
+        if (settings_.remove_roles_on_revoke && account.roles_assigned && !settings_.role_ids.empty()) {
+            auto removed = co_await Await<void>([&](Callback<void> done) {
+                api_.RemoveRoles(user.user_id, settings_.role_ids, std::move(done));
+            });
+            if (!removed) co_return removed.error();
+            auto recorded = co_await Await<void>([&](Callback<void> done) {
+                ledger_.RecordRolesRemoved(customer, std::move(done));
+            });
+            if (!recorded) co_return recorded.error();
+            account.roles_assigned = false;
+        }
+    }
+    auto recorded = co_await RecordOutcome(job, outcome, true);
+    if (!recorded) co_return recorded.error();
+    std::optional<OutboundEvent> outbound;
+    if (outcome == "blocked" || settings_.publish_not_found) {
+        events::UserBlocked blocked{customer,
+                                    outcome == "blocked" ? account.auth0_user_id : "",
+                                    job.revoke_reason,
+                                    outcome,
+                                    job.event.event_id,
+                                    events::FormatRfc3339(core::ToUnixMillis(clock_.Now()))};
+        outbound = OutboundEvent{events::UserBlockedEventId(customer, job.event.event_id),
+                                 settings_.blocked_topic,
+                                 customer,
+                                 events::UserBlockedPayload(blocked),
+                                 events::UserBlockedHeaders(blocked, settings_.event_source),
+                                 false};
+    }
+    auto completed = co_await Await<void>([&](Callback<void> done) {
+        ledger_.CompleteJob(job.job_id, customer, outbound, std::move(done));
+    });
+    if (!completed) co_return completed.error();
+    RunEnd end{RunEnd::kDone};
+    end.auth0_user_id = outcome == "blocked" ? account.auth0_user_id : "";
+    end.outcome = outcome;
+    co_return end;
+}
+
+Task<core::Result<RunEnd>> JobRunner::Reinstate(const Job& job, CustomerAccount& account) {
+    const auto& customer = job.event.customer_id;
+    json metadata = DesiredAppMetadata(job);
+    metadata["revoked_at"] = nullptr;  // null deletes the key (first-level merge)
+    json patch = {{"blocked", false}, {"app_metadata", metadata}};
+    if (job.event.given_name) patch["given_name"] = *job.event.given_name;
+    if (job.event.family_name) patch["family_name"] = *job.event.family_name;
+    auto patched = co_await Await<void>([&](Callback<void> done) {
+        api_.UpdateUser(account.auth0_user_id, patch, std::move(done));
+    });
+    if (!patched) co_return patched.error();
+    auto unblocked = co_await Await<void>([&](Callback<void> done) {
+        ledger_.RecordBlocked(customer, account.auth0_user_id, false, std::move(done));
+    });
+    if (!unblocked) co_return unblocked.error();
+    account.blocked = false;
+    auto roles = co_await AssignRoles(account);
+    if (!roles) co_return roles.error();
+    // No password email: the password is still theirs.
+    auto recorded = co_await RecordOutcome(job, "reinstated", true);
+    if (!recorded) co_return recorded.error();
+    events::UserCreated created{customer,
+                                account.auth0_user_id,
+                                settings_.role_names,
+                                "reinstated",
+                                job.event.event_id,
+                                events::FormatRfc3339(core::ToUnixMillis(clock_.Now()))};
+    OutboundEvent outbound{
+        events::UserCreatedEventId(customer, account.auth0_user_id, job.event.event_id),
+        settings_.output_topic, customer, events::UserCreatedPayload(created),
+        events::UserCreatedHeaders(created, settings_.event_source)};
+    auto completed = co_await Await<void>([&](Callback<void> done) {
+        ledger_.CompleteJob(job.job_id, customer, outbound, std::move(done));
+    });
+    if (!completed) co_return completed.error();
+    RunEnd end{RunEnd::kDone};
+    end.auth0_user_id = account.auth0_user_id;
+    end.outcome = "reinstated";
+    co_return end;
 }
 
 json JobRunner::DesiredAppMetadata(const Job& job) const {

@@ -156,6 +156,15 @@ UPDATE outbox SET payload = '', headers = '[]' WHERE erase_when_sent = 1 AND sen
 CREATE INDEX outbox_unsent_by_source ON outbox (source_event_id) WHERE sent_at_ms IS NULL;
 ALTER TABLE rejected ADD COLUMN erased_at_ms INTEGER;
 )sql",
+    // 6: the lifecycle's other half. A customer's account knows whether kyc-bridge blocked the
+    // user (a revocation) and the occurred_at of the newest event applied (older ones are
+    // superseded); a job knows its kind and outcome.
+    R"sql(
+ALTER TABLE accounts ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN last_applied_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'verify';
+ALTER TABLE jobs ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 int UserVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }
@@ -164,7 +173,9 @@ int UserVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_versio
 
 int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
 
-void Migrate(SQLite::Database& db) {
+void Migrate(SQLite::Database& db) { MigrateTo(db, LatestSchemaVersion()); }
+
+void MigrateTo(SQLite::Database& db, int target) {
     while (true) {
         SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
         int version = UserVersion(db);
@@ -173,7 +184,7 @@ void Migrate(SQLite::Database& db) {
                 "schema version " + std::to_string(version) + " is newer than this build knows (" +
                 std::to_string(LatestSchemaVersion()) + "); run a newer kyc-bridge");
         }
-        if (version == LatestSchemaVersion()) return;  // tx rolls back: nothing was written
+        if (version >= target) return;  // tx rolls back: nothing was written
         db.exec(kMigrations[static_cast<std::size_t>(version)]);
         db.exec("PRAGMA user_version = " + std::to_string(version + 1));
         tx.commit();

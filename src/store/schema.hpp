@@ -16,4 +16,7 @@ int LatestSchemaVersion();
 /// Throws SQLite::Exception, or std::runtime_error if the file is newer than this build.
 void Migrate(SQLite::Database& db);
 
+/// Applies the migrations up to `version` only: the file as the release of that schema left it.
+void MigrateTo(SQLite::Database& db, int version);
+
 }  // namespace kyc_bridge::store

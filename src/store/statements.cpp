@@ -70,6 +70,23 @@ WriteStatements::WriteStatements(SQLite::Database& db)
                         "password_email_sending, password_setup_sent) VALUES (?1, ?2, 1, 1) "
                         "ON CONFLICT (customer_id) DO UPDATE SET updated_at_ms = ?2, "
                         "password_email_sending = 1, password_setup_sent = 1"),
+      // ?1 customer, ?2 now, ?3 blocked, ?4 auth0 user id (kept if one is known).
+      upsert_blocked(db,
+                     "INSERT INTO accounts (customer_id, updated_at_ms, blocked, auth0_user_id) "
+                     "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (customer_id) DO UPDATE SET "
+                     "updated_at_ms = ?2, blocked = ?3, auth0_user_id = "
+                     "CASE WHEN auth0_user_id = '' THEN ?4 ELSE auth0_user_id END"),
+      upsert_roles_removed(db,
+                           "INSERT INTO accounts (customer_id, updated_at_ms, roles_assigned) "
+                           "VALUES (?1, ?2, 0) ON CONFLICT (customer_id) DO UPDATE SET "
+                           "updated_at_ms = ?2, roles_assigned = 0"),
+      // ?1 customer, ?2 now, ?3 applied occurred_at (0: not applied).
+      upsert_applied(db,
+                     "INSERT INTO accounts (customer_id, updated_at_ms, last_applied_ms) "
+                     "VALUES (?1, ?2, ?3) ON CONFLICT (customer_id) DO UPDATE SET "
+                     "updated_at_ms = ?2, last_applied_ms = max(last_applied_ms, ?3)"),
+      job_outcome(db, "UPDATE jobs SET outcome = ?1 WHERE job_id = ?2"),
+      job_kind(db, "UPDATE jobs SET kind = ?1 WHERE job_id = ?2"),
       upsert_published(db,
                        "INSERT INTO accounts (customer_id, updated_at_ms, published) "
                        "VALUES (?1, ?2, 1) ON CONFLICT (customer_id) DO UPDATE SET "
@@ -130,7 +147,8 @@ LIMIT ?3)sql"),
                "WHERE state = 'pending' AND is_head = 1 ORDER BY next_attempt_at_ms LIMIT 1"),
       load_account(db,
                    "SELECT auth0_user_id, outcome, roles_assigned, password_email_sending, "
-                   "password_setup_sent, published FROM accounts WHERE customer_id = ?"),
+                   "password_setup_sent, published, blocked, last_applied_ms FROM accounts "
+                   "WHERE customer_id = ?"),
       // The terms match the partial index outbox_unsent.
       pending_outbox(db,
                      "SELECT seq, event_id, topic, key, payload, headers FROM outbox "

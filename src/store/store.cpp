@@ -184,7 +184,7 @@ bool Store::Impl::InsertOutbox(const provision::OutboundEvent& event, std::int64
 }
 
 Store::Impl::InboxResult Store::Impl::InsertInbox(const AcceptedEvent& a, std::int64_t now) {
-    const auto payload = events::ToJson(a.event);
+    const auto payload = a.revoked ? events::ToJson(*a.revoked) : events::ToJson(a.event);
     const auto hash = core::Sha256Hex(payload);
     StatementUse inbox(w.insert_inbox);
     inbox->bind(1, a.event.event_id);
@@ -210,6 +210,12 @@ Store::Impl::InboxResult Store::Impl::InsertInbox(const AcceptedEvent& a, std::i
     job->bind(2, a.event.customer_id);
     job->bind(3, now);
     job->exec();
+    if (a.revoked) {
+        StatementUse kind(w.job_kind);
+        kind->bind(1, "revoke");
+        kind->bind(2, write_db.getLastInsertRowid());
+        kind->exec();
+    }
     return InboxResult::kNew;
 }
 
@@ -245,6 +251,18 @@ const StoreStats& Store::stats() const { return impl_->stats; }
 const std::string& Store::path() const { return impl_->path; }
 
 std::string DescribeSqliteCode(int extended_code) { return sqlite3_errstr(extended_code); }
+
+int CurrentSchemaVersion() { return LatestSchemaVersion(); }
+
+void CreateStoreAtSchemaVersion(const std::string& path, int version) {
+    try {
+        SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        db.exec("PRAGMA journal_mode = WAL");
+        MigrateTo(db, version);
+    } catch (const SQLite::Exception& e) {
+        throw StoreError("store " + path + ": " + e.what());
+    }
+}
 
 std::string HintForSqliteCode(int extended_code) {
     switch (extended_code & 0xff) {

@@ -33,6 +33,7 @@ struct WriteStatements {
     SQLite::Statement clear_head, promote_head, customer_of, event_of;
     SQLite::Statement fail_unparseable, update_pending, complete_job, replay_job, profile_applied;
     SQLite::Statement upsert_user, upsert_roles, upsert_email_sending, upsert_email_sent,
+        upsert_blocked, upsert_roles_removed, upsert_applied, job_outcome, job_kind,
         upsert_published;
     SQLite::Statement mark_sent, erase_done, purge_rejected, purge_failed,
         erase_replayed_rejected, set_aside;

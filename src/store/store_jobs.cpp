@@ -2,6 +2,7 @@
 // The JobLedger side of Store: due jobs in per-customer order, and each recorded Auth0 step.
 #include <nlohmann/json.hpp>
 
+#include "kyc_bridge/events/kyc_revoked.hpp"
 #include "kyc_bridge/events/kyc_verified.hpp"
 #include "kyc_bridge/store/store.hpp"
 #include "store_impl.hpp"
@@ -112,7 +113,25 @@ core::Result<std::vector<provision::Job>> Store::DueJobs(
         query->bind(2, nlohmann::json(busy_customers).dump());
         query->bind(3, static_cast<std::int64_t>(limit));
         while (query->executeStep()) {
-            auto event = events::ParseKycVerified(query->getColumn(1).getString());
+            const auto payload = query->getColumn(1).getString();
+            if (payload.find("\"customer.kyc_revoked\"") != std::string::npos) {
+                auto revoked = events::ParseKycRevoked(payload);
+                if (!revoked) {
+                    unparseable.emplace_back(query->getColumn(0).getInt64(), revoked.error());
+                    continue;
+                }
+                events::KycVerified shape;
+                shape.event_id = revoked->event_id;
+                shape.event_type = revoked->event_type;
+                shape.occurred_at = revoked->occurred_at;
+                shape.customer_id = revoked->customer_id;
+                auto job = JobFrom(*query, std::move(shape));
+                job.kind = provision::JobKind::kRevoke;
+                job.revoke_reason = revoked->reason;
+                due.push_back(std::move(job));
+                continue;
+            }
+            auto event = events::ParseKycVerified(payload);
             if (!event) {
                 unparseable.emplace_back(query->getColumn(0).getInt64(), event.error());
                 continue;
@@ -155,6 +174,8 @@ core::Result<std::optional<provision::CustomerAccount>> Store::LoadAccount(
         account.password_email_sending = query->getColumn(3).getInt() != 0;
         account.password_setup_sent = query->getColumn(4).getInt() != 0;
         account.published = query->getColumn(5).getInt() != 0;
+        account.blocked = query->getColumn(6).getInt() != 0;
+        account.last_applied_ms = query->getColumn(7).getInt64();
         return Loaded{std::move(account)};
     });
 }
@@ -188,6 +209,52 @@ void Store::RecordProfileApplied(std::int64_t job_id, core::Callback<void> done)
             update->bind(1, impl->NowMs());
             update->bind(2, job_id);
             if (update->exec() == 0) return NotInState("record profile applied", job_id, "known");
+            return {};
+        },
+        std::move(done));
+}
+
+void Store::RecordBlocked(const std::string& customer_id, const std::string& auth0_user_id,
+                          bool blocked, core::Callback<void> done) {
+    impl_->Write(
+        "record blocked",
+        [impl = impl_.get(), customer_id, auth0_user_id, blocked]() -> core::Status {
+            StatementUse use(impl->w.upsert_blocked);
+            use->bind(1, customer_id);
+            use->bind(2, impl->NowMs());
+            use->bind(3, blocked ? 1 : 0);
+            use->bind(4, auth0_user_id);
+            use->exec();
+            return {};
+        },
+        std::move(done));
+}
+
+void Store::RecordRolesRemoved(const std::string& customer_id, core::Callback<void> done) {
+    impl_->Write(
+        "record roles removed",
+        [impl = impl_.get(), customer_id]() -> core::Status {
+            impl->UpsertAccount(impl->w.upsert_roles_removed, customer_id);
+            return {};
+        },
+        std::move(done));
+}
+
+void Store::RecordOutcome(std::int64_t job_id, const std::string& customer_id,
+                          const std::string& outcome, std::int64_t applied_ms,
+                          core::Callback<void> done) {
+    impl_->Write(
+        "record outcome",
+        [impl = impl_.get(), job_id, customer_id, outcome, applied_ms]() -> core::Status {
+            StatementUse update(impl->w.job_outcome);
+            update->bind(1, outcome);
+            update->bind(2, job_id);
+            if (update->exec() == 0) return NotInState("record outcome", job_id, "known");
+            StatementUse applied(impl->w.upsert_applied);
+            applied->bind(1, customer_id);
+            applied->bind(2, impl->NowMs());
+            applied->bind(3, applied_ms);
+            applied->exec();
             return {};
         },
         std::move(done));
@@ -237,7 +304,9 @@ void Store::CompleteJob(std::int64_t job_id, const std::string& customer_id,
             impl->RefreshHead(impl->CustomerOf(job_id));
             if (event) {
                 impl->InsertOutbox(*event, now, impl->EventOf(job_id), false);
-                impl->UpsertAccount(impl->w.upsert_published, customer_id);
+                if (event->announces_user) {
+                    impl->UpsertAccount(impl->w.upsert_published, customer_id);
+                }
             }
             return {};
         },

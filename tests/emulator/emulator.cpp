@@ -123,6 +123,9 @@ void Emulator::Handle(const httplib::Request& request, httplib::Response& respon
             HandleToken(request, response);
         } else if (request.method == "POST" && request.path == "/dbconnections/change_password") {
             HandleChangePassword(request, response);
+        } else if (auto tenant_route = TenantRoute(request.method, request.path);
+                   !tenant_route.empty()) {
+            HandleTenant(request, response, tenant_route);  // tenant as code (#10)
         } else if (request.path.rfind("/api/v2/", 0) == 0) {
             HandleManagement(request, response,
                              request.method + " " + ManagementRoute(request.path).first);

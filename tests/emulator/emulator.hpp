@@ -70,6 +70,13 @@ private:
     void HandleChangePassword(const httplib::Request& request, httplib::Response& response);
     void HandleManagement(const httplib::Request& request, httplib::Response& response,
                           const std::string& route);
+    /// Tenant as code (#10, tenant_api.cpp): resource servers, client grants, role create/
+    /// update/delete and role permissions. `route` is TenantRoute's template.
+    void HandleTenant(const httplib::Request& request, httplib::Response& response,
+                      const std::string& route);
+    /// "DELETE /api/v2/client-grants/{id}" for the routes HandleTenant owns, else empty (GET
+    /// /api/v2/roles and /roles/{id}/users stay with HandleManagement).
+    static std::string TenantRoute(const std::string& method, const std::string& path);
 
     /// Applies an injected fault; sleeps for delays outside the lock.
     FaultAction ApplyFault(const httplib::Request& request, httplib::Response& response);
@@ -103,6 +110,11 @@ private:
     std::map<std::string, ApiError> rejected_emails_;
     std::set<std::string> ghost_conflicts_;  // emails and bare ids that 409 without a user
     std::map<std::string, std::vector<Clock::time_point>> password_emails_at_;
+    // Tenant as code (#10), owned by tenant_api.cpp. Role permissions are (API identifier,
+    // permission name) pairs by role id; the roles themselves live in directory_.
+    std::vector<nlohmann::json> resource_servers_;
+    std::vector<nlohmann::json> client_grants_;
+    std::map<std::string, std::set<std::pair<std::string, std::string>>> role_permissions_;
 };
 
 }  // namespace auth0_emulator

@@ -137,6 +137,14 @@ void Emulator::HandleManagement(const httplib::Request& request, httplib::Respon
         response.status = 204;  // no body (§5)
         return;
     }
+    if (route == "DELETE /api/v2/users/{id}/roles") {
+        // "Removes roles from a user" (OAS): body {"roles": [...]}, minItems 1; 204.
+        if (!Authorize(request, response, {"update:users", "delete:role_members"})) return;
+        if (body.is_discarded()) return bad_json();
+        if (auto error = directory_.RemoveRoles(user_id, body)) return SendApiError(response, *error);
+        response.status = 204;
+        return;
+    }
     if (route == "POST /api/v2/roles/{id}/users") {
         // "Assign users to a role", Auth0's Management API OpenAPI description (auth0/docs-v2,
         // main/docs/oas/management/v2/management-api-oas.json): scopes update:roles or

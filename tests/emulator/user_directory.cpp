@@ -290,6 +290,9 @@ std::variant<json, ApiError> UserDirectory::Patch(const std::string& user_id, co
     if (auto e = CheckProperties(body, kPatchProperties)) return *e;
     if (auto e = CheckCommon(body)) return *e;
     json& user = it->second;
+    if (body.contains("blocked") && body["blocked"] == true && user.value("blocked", false) != true) {
+        ++times_blocked_[user_id];
+    }
     for (const auto& [key, value] : body.items()) {
         if (key == "app_metadata" || key == "user_metadata") {
             if (value.is_object() && value.empty()) {
@@ -387,6 +390,20 @@ std::optional<ApiError> UserDirectory::AssignRoles(const std::string& user_id, c
     return std::nullopt;
 }
 
+std::optional<ApiError> UserDirectory::RemoveRoles(const std::string& user_id, const json& body) {
+    if (!body.is_object() || !body.contains("roles") || !body["roles"].is_array()) {
+        return Validation("'Missing required property: roles'.");
+    }
+    if (body["roles"].empty())
+        return Validation("'Array is too short (0), minimum 1' on property roles.");
+    if (!users_.count(user_id)) return ApiError{404, "The user does not exist.", "inexistent_user"};
+    for (const auto& id : body["roles"]) {
+        if (!id.is_string()) return Validation("'Expected type string' on property roles.");
+    }
+    for (const auto& id : body["roles"]) assigned_[user_id].erase(id.get<std::string>());
+    return std::nullopt;
+}
+
 std::optional<ApiError> UserDirectory::AssignUsersToRole(const std::string& role_id,
                                                          const json& body) {
     // The OAS's AssignRoleUsersRequestContent: {"users": [string]}, required, nothing else. It
@@ -432,6 +449,8 @@ json UserDirectory::Dump() const {
         json copy = user;
         copy["roles"] = json::array();
         for (const auto& role : RolesOf(id)) copy["roles"].push_back(role.name);
+        auto blocked = times_blocked_.find(id);
+        copy["times_blocked"] = blocked == times_blocked_.end() ? 0 : blocked->second;
         all.push_back(copy);
     }
     return all;

@@ -63,8 +63,12 @@ public:
     std::optional<ApiError> AssignUsersToRole(const std::string& role_id,
                                               const nlohmann::json& body);
     std::vector<Role> RolesOf(const std::string& user_id) const;
+    /// DELETE /api/v2/users/{id}/roles, body {"roles":[ids]} (minItems 1): removing a role the
+    /// user does not have is a no-op (204).
+    std::optional<ApiError> RemoveRoles(const std::string& user_id, const nlohmann::json& body);
 
-    /// Every user with a "roles" array of role names, for the test endpoints.
+    /// Every user with a "roles" array of role names and "times_blocked" (how often a PATCH
+    /// turned blocked from false to true), for the test endpoints.
     nlohmann::json Dump() const;
     /// Seeds a user as if created by hand in the dashboard (no validation beyond the id).
     std::variant<nlohmann::json, ApiError> Seed(const nlohmann::json& user, const std::string& now);
@@ -77,6 +81,22 @@ private:
     std::map<std::string, nlohmann::json> users_;            // by full user_id
     std::multimap<std::string, std::string> by_email_;       // lower-case email → user_id
     std::map<std::string, std::set<std::string>> assigned_;  // user_id → role ids
+    std::map<std::string, int> times_blocked_;                // user_id → unblocked→blocked
+
+    // --- BEGIN tenant as code (#10): role create/update/delete for tests/emulator/tenant_api.cpp,
+    // defined in user_directory_roles.cpp. One additive block; move it up as you see fit.
+public:
+    /// POST /api/v2/roles: 409 if a role has that name (OAS: "The role already exists.").
+    std::variant<Role, ApiError> CreateRole(const std::string& name,
+                                            const std::string& description);
+    /// PATCH /api/v2/roles/{id}: the fields given; 404 unknown id, 409 a name another role has.
+    std::variant<Role, ApiError> UpdateRole(const std::string& role_id,
+                                            const std::optional<std::string>& name,
+                                            const std::optional<std::string>& description);
+    /// DELETE /api/v2/roles/{id}: the role and its assignments to users; false if unknown.
+    bool DeleteRole(const std::string& role_id);
+    std::optional<Role> FindRole(const std::string& role_id) const;
+    // --- END tenant as code (#10)
 };
 
 /// Auth0's `format: email` check, close enough for the emulator: one @, no spaces, a dot in the

@@ -67,6 +67,10 @@ public:
     /// POST /api/v2/users/{id}/roles: several roles to one user.
     virtual void AssignRoles(const std::string& user_id, const std::vector<std::string>& role_ids,
                              core::Callback<void> done) = 0;
+    /// DELETE /api/v2/users/{id}/roles (body {"roles": [...]}): removing a role the user does
+    /// not have is not an error.
+    virtual void RemoveRoles(const std::string& user_id, const std::vector<std::string>& role_ids,
+                             core::Callback<void> done) = 0;
     /// POST /api/v2/roles/{id}/users (body {"users": [...]}): one role to many users; a 404
     /// ("One or more of the users do not exist.") fails the whole call. `take_users` is called
     /// once, when the pacer grants the request, and returns the users to send then, so that a

@@ -86,6 +86,8 @@ public:
                     core::Callback<void> done) override;
     void AssignRoles(const std::string& user_id, const std::vector<std::string>& role_ids,
                      core::Callback<void> done) override;
+    void RemoveRoles(const std::string& user_id, const std::vector<std::string>& role_ids,
+                     core::Callback<void> done) override;
     void AssignUsersToRole(const std::string& role_id,
                            std::function<std::vector<std::string>()> take_users,
                            core::Callback<void> done) override;

@@ -27,6 +27,8 @@ struct KafkaConfig {
     std::string input_topic = "customer.kyc_verified";
     std::string output_topic = "auth.user_created";
     std::string dead_letter_topic = "customer.kyc_verified.dlq";
+    std::string revoked_topic = "customer.kyc_revoked";  ///< second input: deprovisioning
+    std::string blocked_topic = "auth.user_blocked";     ///< second output
     int embedded_partitions = 3;
     /// A dead letter carries the original event only up to this size; a larger one goes as a
     /// truncated copy with its SHA-256, so a poison event can never block the relay.
@@ -86,6 +88,11 @@ struct ProvisionConfig {
     int role_batch_wait_ms = 0;    ///< how long a lone user waits for company in a role batch
 };
 
+struct DeprovisionConfig {
+    bool remove_roles = true;       ///< DELETE the roles kyc-bridge assigned on a revocation
+    bool publish_not_found = true;  ///< publish auth.user_blocked with outcome not_found too
+};
+
 struct DaemonConfig {
     int shutdown_timeout_s = 30;
 };
@@ -98,6 +105,7 @@ struct Config {
     LogConfig log;
     RetryConfig retry;
     ProvisionConfig provision;
+    DeprovisionConfig deprovision;
     DaemonConfig daemon;
     /// Resolved: what is allowed but unwise (a secret inline in the file, plain http), one line
     /// each, for the daemon to log at every start. Never holds a secret.

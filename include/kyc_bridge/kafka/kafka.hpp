@@ -87,7 +87,11 @@ using DurableSink = std::function<bool(const std::vector<Message>&)>;
 /// batch durable. Not thread-safe: one thread polls.
 class Consumer {
 public:
-    Consumer(const Settings& settings, const std::string& topic, DurableSink sink);
+    Consumer(const Settings& settings, const std::string& topic, DurableSink sink)
+        : Consumer(settings, std::vector<std::string>{topic}, std::move(sink)) {}
+    /// Subscribes to every topic of `topics` in one group (kyc_verified and kyc_revoked): a
+    /// batch may mix them; Message::topic tells them apart.
+    Consumer(const Settings& settings, const std::vector<std::string>& topics, DurableSink sink);
     ~Consumer();
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;

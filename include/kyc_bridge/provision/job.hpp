@@ -16,11 +16,17 @@ namespace kyc_bridge::provision {
 enum class JobState { kPending, kDone, kFailed };
 std::string_view ToString(JobState state);  // "pending", "done", "failed"
 
-/// One accepted `customer.kyc_verified` event to act on. Jobs of one customer run one at a
-/// time, in inbox order.
+/// What a job does: provision (customer.kyc_verified) or deprovision (customer.kyc_revoked).
+enum class JobKind { kVerify, kRevoke };
+
+/// One accepted event to act on. Jobs of one customer run one at a time, in inbox order; the
+/// newest event applied wins (an older one is superseded).
 struct Job {
     std::int64_t job_id = 0;
+    JobKind kind = JobKind::kVerify;
+    /// The event; for a revoke only event_id, event_type, occurred_at and customer_id are set.
     events::KycVerified event;
+    std::string revoke_reason;  ///< kRevoke: the reason code
     JobState state = JobState::kPending;
     int attempts = 0;              ///< failed attempts so far
     int conflict_attempts = 0;     ///< of which unresolved 409s
@@ -42,6 +48,10 @@ struct CustomerAccount {
     bool password_email_sending = false;
     bool password_setup_sent = false;
     bool published = false;     ///< its auth.user_created is in the outbox
+    bool blocked = false;       ///< kyc-bridge blocked the user on a revocation
+    /// occurred_at (Unix ms) of the newest event applied for this customer; an older one is
+    /// superseded. 0 before the first.
+    std::int64_t last_applied_ms = 0;
 };
 
 /// A message to publish through the outbox (auth.user_created or a dead letter).
@@ -51,6 +61,9 @@ struct OutboundEvent {
     std::string key;
     std::string payload;
     std::vector<std::pair<std::string, std::string>> headers;
+    /// An auth.user_created: completing the job marks the customer published. False for
+    /// auth.user_blocked and dead letters.
+    bool announces_user = true;
 };
 
 }  // namespace kyc_bridge::provision

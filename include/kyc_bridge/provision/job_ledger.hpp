@@ -52,6 +52,17 @@ public:
     virtual void RecordPasswordEmailSent(const std::string& customer_id,
                                          core::Callback<void> done) = 0;
 
+    /// Step "blocked" of a revocation (`blocked` true) or "unblocked" of a reinstatement;
+    /// creates the customer's record (with `auth0_user_id`) if there is none.
+    virtual void RecordBlocked(const std::string& customer_id, const std::string& auth0_user_id,
+                               bool blocked, core::Callback<void> done) = 0;
+    /// Step "roles removed" of a revocation: the roles must be assigned again on reinstatement.
+    virtual void RecordRolesRemoved(const std::string& customer_id, core::Callback<void> done) = 0;
+    /// The job's outcome ("created", "blocked", "superseded", …) and, for an event applied,
+    /// its occurred_at as the customer's newest applied (`applied_ms`, 0: not applied).
+    virtual void RecordOutcome(std::int64_t job_id, const std::string& customer_id,
+                               const std::string& outcome, std::int64_t applied_ms,
+                               core::Callback<void> done) = 0;
     /// In one transaction: the job is done, and if `event` is set it is inserted into the outbox
     /// and the customer marked published.
     virtual void CompleteJob(std::int64_t job_id, const std::string& customer_id,

@@ -34,6 +34,9 @@ struct RunnerSettings {
     std::string output_topic = "auth.user_created";
     std::string event_source = "kyc-bridge";  ///< CloudEvents ce_source
     int max_emails_in_flight = 16;            ///< provision.max_emails_in_flight
+    std::string blocked_topic = "auth.user_blocked";
+    bool remove_roles_on_revoke = true;  ///< deprovision.remove_roles
+    bool publish_not_found = true;       ///< deprovision.publish_not_found
 };
 
 /// Written into app_metadata by the create call, so that a 409 on a user kyc-bridge created
@@ -99,6 +102,16 @@ private:
     /// Phase 2 of the email; a failed record is noted, so the next attempt records, not resends.
     core::Task<core::Status> RecordEmailSent(CustomerAccount& account);
     core::Task<core::Status> Complete(const Job& job, const CustomerAccount& account);
+    /// A revocation: block the user, mark it REVOKED, remove kyc-bridge's roles, publish
+    /// auth.user_blocked; a customer without an Auth0 user ends not_found.
+    core::Task<core::Result<RunEnd>> Revoke(const Job& job, CustomerAccount& account);
+    /// A verify for a customer kyc-bridge blocked: unblock, restore the roles, no new password
+    /// email, publish auth.user_created with outcome "reinstated".
+    core::Task<core::Result<RunEnd>> Reinstate(const Job& job, CustomerAccount& account);
+    /// Older than the newest event applied for the customer: recorded, not applied.
+    core::Task<core::Result<RunEnd>> Supersede(const Job& job, const CustomerAccount& account);
+    core::Task<core::Status> RecordOutcome(const Job& job, const std::string& outcome,
+                                           bool applied);
     bool NeedsPasswordEmail(const CustomerAccount& account) const;
     nlohmann::json DesiredAppMetadata(const Job& job) const;
     std::optional<EmailNote> TakeNote(const std::string& customer_id);

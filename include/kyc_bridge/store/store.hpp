@@ -29,6 +29,11 @@ class StoreError : public std::runtime_error {
 /// True for an SQLite extended result code that no retry heals: SQLITE_CORRUPT, SQLITE_NOTADB,
 /// SQLITE_READONLY, SQLITE_CONSTRAINT (SQLITE_FULL only after many commits in a row).
 bool IsUnrecoverable(int extended_code);
+/// The schema version this build writes (PRAGMA user_version); migrations run at start-up.
+int CurrentSchemaVersion();
+/// Creates `path` as a store of schema `version` (1 to CurrentSchemaVersion()), exactly as the
+/// release of that version made it, for upgrade tests. Throws StoreError.
+void CreateStoreAtSchemaVersion(const std::string& path, int version);
 /// SQLite's own words for an extended result code ("database disk image is malformed").
 std::string DescribeSqliteCode(int extended_code);
 /// What an operator should do about a code that retrying cannot heal (see IsUnrecoverable).
@@ -99,6 +104,13 @@ public:
     /// Sets password_setup_sent and leaves password_email_sending set: sent implies sending.
     void RecordPasswordEmailSent(const std::string& customer_id,
                                  core::Callback<void> done) override;
+    void RecordBlocked(const std::string& customer_id, const std::string& auth0_user_id,
+                       bool blocked, core::Callback<void> done) override;
+    void RecordRolesRemoved(const std::string& customer_id, core::Callback<void> done) override;
+    /// kPermanent if the job is unknown.
+    void RecordOutcome(std::int64_t job_id, const std::string& customer_id,
+                       const std::string& outcome, std::int64_t applied_ms,
+                       core::Callback<void> done) override;
     /// kPermanent unless the job is pending or already done (completing twice is harmless).
     void CompleteJob(std::int64_t job_id, const std::string& customer_id,
                      const std::optional<provision::OutboundEvent>& event,

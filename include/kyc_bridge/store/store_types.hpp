@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kyc_bridge/events/kyc_revoked.hpp"
 #include "kyc_bridge/events/kyc_verified.hpp"
 #include "kyc_bridge/provision/job.hpp"
 
@@ -36,6 +37,9 @@ struct AcceptedEvent {
     /// Called (inside Ingest's transaction) if the event_id is known with another payload: the
     /// message is then rejected with the reason given, like a poison one. Unset: only counted.
     std::function<RejectedEvent(const std::string& reason)> on_conflict;
+    /// Set for a customer.kyc_revoked event: the inbox keeps it and the job deprovisions.
+    /// `event` then carries only its event_id, event_type, occurred_at and customer_id.
+    std::optional<events::KycRevoked> revoked;
 };
 
 /// A poison message: recorded with its reason, and its dead letter queued in the outbox.

@@ -60,6 +60,18 @@ public:
                      core::Callback<void> done) override {
         done(DoAssignRoles(id, roles));
     }
+    void RemoveRoles(const std::string& id, const std::vector<std::string>& roles,
+                     core::Callback<void> done) override {
+        calls.push_back("remove_roles");
+        if (auto e = TakeFailure()) return done(*e);
+        if (!users.count(id)) {
+            return done(core::Error{core::ErrorKind::kTransient, "The user does not exist.",
+                                    "inexistent_user", 404, std::nullopt});
+        }
+        auto& have = roles_of[id];
+        for (const auto& role : roles) std::erase(have, role);
+        done(core::Status{});
+    }
     void AssignUsersToRole(const std::string& role,
                            std::function<std::vector<std::string>()> take_users,
                            core::Callback<void> done) override {
@@ -204,6 +216,30 @@ public:
     void RecordPasswordEmailSent(const std::string& customer, core::Callback<void> done) override {
         done(DoRecordPasswordSetupSent(customer));
     }
+    void RecordBlocked(const std::string& customer, const std::string& user, bool blocked,
+                       core::Callback<void> done) override {
+        if (Crash("blocked")) return done(Crashed());
+        auto& a = accounts[customer];
+        a.customer_id = customer;
+        if (a.auth0_user_id.empty()) a.auth0_user_id = user;
+        a.blocked = blocked;
+        done(core::Status{});
+    }
+    void RecordRolesRemoved(const std::string& customer, core::Callback<void> done) override {
+        if (Crash("roles_removed")) return done(Crashed());
+        accounts[customer].roles_assigned = false;
+        done(core::Status{});
+    }
+    void RecordOutcome(std::int64_t job_id, const std::string& customer, const std::string& outcome,
+                       std::int64_t applied_ms, core::Callback<void> done) override {
+        if (Crash("outcome")) return done(Crashed());
+        outcomes[job_id] = outcome;
+        auto& a = accounts[customer];
+        a.customer_id = customer;
+        a.last_applied_ms = std::max(a.last_applied_ms, applied_ms);
+        done(core::Status{});
+    }
+    std::map<std::int64_t, std::string> outcomes;
     void CompleteJob(std::int64_t job_id, const std::string& customer,
                      const std::optional<OutboundEvent>& event, core::Callback<void> done) override {
         done(DoCompleteJob(job_id, customer, event));
@@ -252,7 +288,7 @@ public:
         jobs[job_id].state = JobState::kDone;
         if (event) {
             outbox.push_back(*event);
-            accounts[customer].published = true;
+            if (event->announces_user) accounts[customer].published = true;
         }
         return {};
     }

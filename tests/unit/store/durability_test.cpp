@@ -29,7 +29,7 @@ std::string Pragma(const std::string& path, const std::string& name) {
 TEST_F(StoreTest, CreatesTheDirectoryAndUsesWal) {
     EXPECT_TRUE(std::filesystem::exists(path_));
     EXPECT_EQ(Pragma(path_, "journal_mode"), "wal");
-    EXPECT_EQ(Pragma(path_, "user_version"), "5");  // 5: payload hashes, personal data erasure
+    EXPECT_EQ(Pragma(path_, "user_version"), std::to_string(CurrentSchemaVersion()));
 }
 
 TEST_F(StoreTest, ReopeningTheFileKeepsEverything) {

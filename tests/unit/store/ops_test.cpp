@@ -177,34 +177,75 @@ TEST_F(StoreTest, OpenExistingRefusesAMissingFileAndCreatesNothing) {
 }
 
 TEST_F(StoreTest, MigrationFromVersion3KeepsJobsAndAddsTheOpsTables) {
-    ASSERT_TRUE(store_->Ingest({Accepted("e1", "c1")}, {}).ok());
-    auto job = FirstDueJob(*store_, clock_.Now());
-    ASSERT_TRUE(Sync(*store_).FailJob(job, 3, core::Error::Permanent("bad")).ok());
     store_.reset();
+    std::filesystem::remove(path_);
+    std::filesystem::remove(path_ + "-wal");
+    std::filesystem::remove(path_ + "-shm");
+    // What a v3 build left: a failed job, no ops tables, user_version 3.
+    CreateStoreAtSchemaVersion(path_, 3);
     {
-        // Back to what a v3 build left: no ops tables, user_version 3.
         auto raw = OpenRaw(path_);
-        ASSERT_EQ(
-            sqlite3_exec(raw.get(),
-                         "DROP INDEX inbox_not_erased; DROP INDEX outbox_unsent_by_source; "
-                         "ALTER TABLE inbox DROP COLUMN payload_sha256; "
-                         "ALTER TABLE inbox DROP COLUMN erased_at_ms; "
-                         "ALTER TABLE outbox DROP COLUMN source_event_id; "
-                         "ALTER TABLE outbox DROP COLUMN erase_when_sent; "
-                         "ALTER TABLE rejected DROP COLUMN erased_at_ms; "
-                         "DROP TABLE job_attempts; DROP TABLE audit; DROP TABLE daemon_state; "
-                         "DROP INDEX jobs_state_updated; DROP INDEX jobs_state_created; "
-                         "DROP INDEX outbox_unsent_created; PRAGMA user_version = 3",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+        const auto payload = events::ToJson(Event("e1", "c1"));
+        sqlite3_stmt* stmt = nullptr;
+        sqlite3_prepare_v2(raw.get(),
+                           "INSERT INTO inbox (event_id, customer_id, topic, partition, offset, "
+                           "payload, received_at_ms) VALUES ('e1', 'c1', 't', 0, 0, ?, 1)",
+                           -1, &stmt, nullptr);
+        sqlite3_bind_text(stmt, 1, payload.c_str(), -1, SQLITE_TRANSIENT);
+        ASSERT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+        sqlite3_finalize(stmt);
+        ASSERT_EQ(sqlite3_exec(raw.get(),
+                               "INSERT INTO jobs (event_id, customer_id, state, attempts, "
+                               "next_attempt_at_ms, last_error, last_error_kind, created_at_ms, "
+                               "updated_at_ms) VALUES ('e1', 'c1', 'failed', 3, 1, 'bad', "
+                               "'permanent', 1, 1)",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
     }
     store_ = Open();
     auto failed = *store_->ListFailedJobs({});
     ASSERT_EQ(failed.size(), 1u);
     EXPECT_EQ(failed[0].attempts, 3);
+    const auto job = failed[0].job_id;
     EXPECT_TRUE(store_->LoadJobDetail(job)->value().attempts.empty()) << "no history before v4";
     EXPECT_EQ(store_->ReplayJobs({job}, 0ms, Ops("after upgrade"))->size(), 1u);
     EXPECT_EQ(store_->ListAudit(0, 10)->size(), 1u);
+}
+
+// Issue #11: a store made by every earlier schema version opens and migrates to the current one.
+TEST_F(StoreTest, AStoreOfEveryEarlierSchemaVersionMigrates) {
+    store_.reset();
+    for (int version = 1; version < CurrentSchemaVersion(); ++version) {
+        const auto path = (dir_ / ("v" + std::to_string(version) + ".db")).string();
+        CreateStoreAtSchemaVersion(path, version);
+        auto store = std::make_unique<Store>(path, 5s, clock_);
+        ASSERT_TRUE(store->Ingest({Accepted("e1", "c1")}, {}).ok()) << "from v" << version;
+        EXPECT_EQ(store->ListJobs("", 10)->size(), 1u) << "from v" << version;
+        store.reset();
+        auto raw = OpenRaw(path);
+        sqlite3_stmt* stmt = nullptr;
+        sqlite3_prepare_v2(raw.get(), "PRAGMA user_version", -1, &stmt, nullptr);
+        ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+        EXPECT_EQ(sqlite3_column_int(stmt, 0), CurrentSchemaVersion()) << "from v" << version;
+        sqlite3_finalize(stmt);
+    }
+}
+
+// A newer store never opens in an older binary: no silent downgrade.
+TEST_F(StoreTest, AStoreFromANewerBuildIsRefused) {
+    store_.reset();
+    {
+        auto raw = OpenRaw(path_);
+        const auto bump = "PRAGMA user_version = " + std::to_string(CurrentSchemaVersion() + 1);
+        ASSERT_EQ(sqlite3_exec(raw.get(), bump.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    }
+    try {
+        Open();
+        ADD_FAILURE() << "a store of a newer schema opened";
+    } catch (const StoreError& e) {
+        EXPECT_NE(std::string(e.what()).find("newer than this build knows"), std::string::npos)
+            << e.what();
+    }
 }
 
 }  // namespace
