@@ -23,7 +23,7 @@ FUZZ_BUILD=$ROOT/build-fuzz
 PACKAGES=(g++ meson ninja-build pkg-config cmake
   librdkafka-dev libssl-dev libsqlite3-dev libsqlitecpp-dev nlohmann-json3-dev prometheus-cpp-dev libcivetweb-dev
   libspdlog-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev
-  libcpp-httplib-dev prometheus kcat jq curl openssl nodejs
+  libcpp-httplib-dev libsystemd-dev prometheus kcat jq curl openssl nodejs
   clang libclang-rt-14-dev)  # ./dev.sh fuzz: clang 14 and its libclang_rt.fuzzer
 
 install_missing() {
