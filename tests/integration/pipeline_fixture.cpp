@@ -28,13 +28,24 @@ nlohmann::json KycEvent(const std::string& event_id, const std::string& customer
             {"locale", "en-GB"}};
 }
 
+nlohmann::json RevokeEvent(const std::string& event_id, const std::string& customer_id,
+                           const std::string& occurred_at, const std::string& reason) {
+    return {{"event_id", event_id},
+            {"event_type", "customer.kyc_revoked"},
+            {"occurred_at", occurred_at},
+            {"customer_id", customer_id},
+            {"reason", reason}};
+}
+
 void PipelineTest::SetUp() {
     dir_ = MakeTempDir("kyc-bridge-it");
     kafka_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{RequiredEnv("KAFKA_MOCK_CLUSTER"), "--brokers", "3", "--topic",
                                  std::string(kInputTopic) + ":4", "--topic",
                                  std::string(kOutputTopic) + ":4", "--topic",
-                                 std::string(kDeadLetterTopic) + ":1", "--bootstrap-file",
+                                 std::string(kDeadLetterTopic) + ":1", "--topic",
+                                 std::string(kRevokedTopic) + ":4", "--topic",
+                                 std::string(kBlockedTopic) + ":4", "--bootstrap-file",
                                  dir_ + "/bootstrap"},
         std::map<std::string, std::string>{}, dir_ + "/kafka.log");
     brokers_ = WaitForFile(dir_ + "/bootstrap", 20s);
@@ -108,6 +119,11 @@ void PipelineTest::KillDaemon() {
 
 void PipelineTest::Publish(const std::vector<std::pair<std::string, std::string>>& key_values) {
     ProduceAll(brokers_, kInputTopic, key_values);
+}
+
+void PipelineTest::PublishTo(const std::string& topic,
+                             const std::vector<std::pair<std::string, std::string>>& key_values) {
+    ProduceAll(brokers_, topic, key_values);
 }
 
 std::vector<KafkaRecord> PipelineTest::ReadTopic(const std::string& topic) {
@@ -207,24 +223,42 @@ std::set<std::string> PipelineTest::PublishedCustomers() {
 
 std::map<std::string, int> PipelineTest::JobStates(const std::string& store) {
     std::map<std::string, int> states;
+    try {
+        for (const auto& row : QueryStore("SELECT state, count(*) FROM jobs GROUP BY state", store))
+            states[row[0]] = std::stoi(row[1]);
+    } catch (const std::runtime_error&) {
+        // No store yet (the daemon has not started): no jobs in any state.
+    }
+    return states;
+}
+
+std::vector<std::vector<std::string>> PipelineTest::QueryStore(const std::string& sql,
+                                                               const std::string& store) {
+    std::vector<std::vector<std::string>> rows;
     sqlite3* db = nullptr;
     auto path = dir_ + "/" + store + "/kyc-bridge.db";
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
         sqlite3_close(db);
-        return states;
+        throw std::runtime_error("cannot open " + path);
     }
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &stmt,
-                           nullptr) == SQLITE_OK) {
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
-            states[reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))] =
-                sqlite3_column_int(stmt, 1);
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+        std::string problem = sqlite3_errmsg(db);
+        sqlite3_close(db);
+        throw std::runtime_error("store query failed: " + problem + ": " + sql);
+    }
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        std::vector<std::string> row;
+        for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+            const auto* text = sqlite3_column_text(stmt, c);
+            row.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
         }
+        rows.push_back(std::move(row));
     }
     sqlite3_finalize(stmt);
     sqlite3_close(db);
-    return states;
+    return rows;
 }
 
 }  // namespace kyc_bridge::testing

@@ -22,10 +22,15 @@ namespace kyc_bridge::testing {
 inline constexpr const char* kInputTopic = "customer.kyc_verified";
 inline constexpr const char* kOutputTopic = "auth.user_created";
 inline constexpr const char* kDeadLetterTopic = "customer.kyc_verified.dlq";
+inline constexpr const char* kRevokedTopic = "customer.kyc_revoked";
+inline constexpr const char* kBlockedTopic = "auth.user_blocked";
 
 /// A customer.kyc_verified value.
 nlohmann::json KycEvent(const std::string& event_id, const std::string& customer_id,
                         const std::string& email, const std::string& given_name = "Test");
+/// A customer.kyc_revoked value.
+nlohmann::json RevokeEvent(const std::string& event_id, const std::string& customer_id,
+                           const std::string& occurred_at, const std::string& reason = "fraud");
 
 class PipelineTest : public ::testing::Test {
 protected:
@@ -43,6 +48,8 @@ protected:
     void KillDaemon();
 
     void Publish(const std::vector<std::pair<std::string, std::string>>& key_values);
+    void PublishTo(const std::string& topic,
+                   const std::vector<std::pair<std::string, std::string>>& key_values);
     std::vector<KafkaRecord> ReadTopic(const std::string& topic);
 
     /// Emulator HTTP helpers.
@@ -66,6 +73,9 @@ protected:
     static std::string ScrapeMetrics(int port);
     /// Rows of a query on the store file, for the state of jobs.
     std::map<std::string, int> JobStates(const std::string& store = "store");
+    /// Every row of a read-only query on the store file, each column as text ("" for NULL).
+    std::vector<std::vector<std::string>> QueryStore(const std::string& sql,
+                                                     const std::string& store = "store");
 
     std::string dir_;
     std::string brokers_;
