@@ -66,6 +66,7 @@ int Replay(store::Store& store, const OpsOptions& options) {
         for (const auto& job : selected) {
             jobs.push_back({{"job_id", job.job_id},
                             {"customer_id", job.customer_id},
+                            {"kind", job.kind},
                             {"error_class", job.last_error_kind},
                             {"last_error", job.last_error}});
         }

@@ -15,7 +15,9 @@ json JobJson(const store::JobSummary& j) {
     return {{"job_id", j.job_id},
             {"event_id", j.event_id},
             {"customer_id", j.customer_id},
+            {"kind", j.kind},
             {"state", j.state},
+            {"outcome", j.outcome},
             {"attempts", j.attempts},
             {"error_class", j.last_error_kind},
             {"last_error", j.last_error},
@@ -24,12 +26,14 @@ json JobJson(const store::JobSummary& j) {
 }
 
 void PrintJobs(const std::vector<store::JobSummary>& jobs, bool as_json) {
-    if (!as_json) std::cout << "job_id\tcustomer_id\tstate\tattempts\tclass\tat\tlast_error\n";
+    if (!as_json)
+        std::cout << "job_id\tcustomer_id\tkind\tstate\toutcome\tattempts\tclass\tat\tlast_error\n";
     for (const auto& j : jobs) {
         if (as_json) {
             std::cout << JobJson(j).dump() << "\n";
         } else {
-            std::cout << j.job_id << "\t" << j.customer_id << "\t" << j.state << "\t" << j.attempts
+            std::cout << j.job_id << "\t" << j.customer_id << "\t" << j.kind << "\t" << j.state
+                      << "\t" << (j.outcome.empty() ? "-" : j.outcome) << "\t" << j.attempts
                       << "\t" << (j.last_error_kind.empty() ? "-" : j.last_error_kind) << "\t"
                       << FormatTime(j.updated_at_ms) << "\t" << j.last_error_message << "\n";
         }
@@ -91,13 +95,17 @@ int Status(store::Store& store, const OpsOptions& options) {
 int JobsList(store::Store& store, const OpsOptions& options) {
     auto jobs = Must(store.ListJobs(options.state, options.limit));
     if (options.json) {
-        // The older listing's fields, kept for scripts that read them.
+        // The older listing's fields, kept for scripts that read them, and the job's kind,
+        // outcome and error class (#10) added.
         for (const auto& j : jobs) {
             std::cout << json{{"job_id", j.job_id},
                               {"event_id", j.event_id},
                               {"customer_id", j.customer_id},
+                              {"kind", j.kind},
                               {"state", j.state},
+                              {"outcome", j.outcome},
                               {"attempts", j.attempts},
+                              {"error_class", j.last_error_kind},
                               {"last_error", j.last_error},
                               {"updated_at_ms", j.updated_at_ms}}
                              .dump()
@@ -157,7 +165,8 @@ int FailedShow(store::Store& store, const OpsOptions& options) {
         return kExitOk;
     }
     const auto& j = detail->job;
-    std::cout << "job " << j.job_id << " (" << j.state << "), customer " << j.customer_id
+    std::cout << j.kind << " job " << j.job_id << " (" << j.state
+              << (j.outcome.empty() ? "" : ", " + j.outcome) << "), customer " << j.customer_id
               << ", event " << j.event_id << "\n  created " << FormatTime(j.created_at_ms)
               << ", updated " << FormatTime(j.updated_at_ms) << ", attempts " << j.attempts
               << " (conflicts " << detail->conflict_attempts

@@ -163,7 +163,7 @@ LIMIT ?3)sql"),
       count_set_aside(db, "SELECT count(*) FROM outbox WHERE set_aside_at_ms IS NOT NULL"),
       list_jobs(db,
                 "SELECT job_id, event_id, customer_id, state, attempts, "
-                "last_error_kind, last_error, created_at_ms, updated_at_ms "
+                "last_error_kind, last_error, created_at_ms, updated_at_ms, kind, outcome "
                 "FROM jobs WHERE ?1 = '' OR state = ?1 ORDER BY job_id DESC LIMIT ?2"),
       list_rejected(db,
                     "SELECT topic, partition, offset, event_id, reason, rejected_at_ms, id "
@@ -175,13 +175,13 @@ LIMIT ?3)sql"),
                     "WHERE sent_at_ms IS NULL AND set_aside_at_ms IS NULL"),
       list_failed(db,
                   "SELECT job_id, event_id, customer_id, state, attempts, "
-                  "last_error_kind, last_error, created_at_ms, updated_at_ms "
+                  "last_error_kind, last_error, created_at_ms, updated_at_ms, kind, outcome "
                   "FROM jobs WHERE state = 'failed' AND updated_at_ms >= ?1 "
                   "AND (?2 = '' OR last_error_kind = ?2) AND (?3 = '' OR customer_id = ?3) "
                   "ORDER BY job_id DESC LIMIT ?4"),
       job_detail(db,
                  "SELECT job_id, event_id, customer_id, state, attempts, "
-                 "last_error_kind, last_error, created_at_ms, updated_at_ms, "
+                 "last_error_kind, last_error, created_at_ms, updated_at_ms, kind, outcome, "
                  "conflict_attempts, profile_applied, next_attempt_at_ms "
                  "FROM jobs WHERE job_id = ?"),
       job_attempts(db,

@@ -7,10 +7,8 @@
 
 namespace kyc_bridge::store {
 
-namespace {
-
-// Columns 0–8 of list_failed and job_detail.
-JobSummary SummaryFrom(SQLite::Statement& row) {
+// Columns 0–10 of list_jobs, list_failed and job_detail.
+JobSummary JobSummaryFrom(SQLite::Statement& row) {
     JobSummary job;
     job.job_id = row.getColumn(0).getInt64();
     job.event_id = row.getColumn(1).getString();
@@ -24,10 +22,10 @@ JobSummary SummaryFrom(SQLite::Statement& row) {
                          : job.last_error_kind + ": " + job.last_error_message;
     job.created_at_ms = row.getColumn(7).getInt64();
     job.updated_at_ms = row.getColumn(8).getInt64();
+    job.kind = row.getColumn(9).getString();
+    job.outcome = row.getColumn(10).getString();
     return job;
 }
-
-}  // namespace
 
 void Store::Impl::InsertAudit(const AuditContext& audit, std::optional<std::int64_t> job_id,
                               const std::string& event_ref) {
@@ -50,7 +48,7 @@ core::Result<std::vector<JobSummary>> Store::ListFailedJobs(const FailedFilter& 
         query->bind(3, filter.customer_id);
         query->bind(4, static_cast<std::int64_t>(filter.limit));
         std::vector<JobSummary> jobs;
-        while (query->executeStep()) jobs.push_back(SummaryFrom(*query));
+        while (query->executeStep()) jobs.push_back(JobSummaryFrom(*query));
         return jobs;
     });
 }
@@ -61,10 +59,10 @@ core::Result<std::optional<JobDetail>> Store::LoadJobDetail(std::int64_t job_id)
         query->bind(1, job_id);
         if (!query->executeStep()) return std::optional<JobDetail>{};
         JobDetail d;
-        d.job = SummaryFrom(*query);
-        d.conflict_attempts = query->getColumn(9).getInt();
-        d.profile_applied = query->getColumn(10).getInt() != 0;
-        d.next_attempt_at_ms = query->getColumn(11).getInt64();
+        d.job = JobSummaryFrom(*query);
+        d.conflict_attempts = query->getColumn(11).getInt();
+        d.profile_applied = query->getColumn(12).getInt() != 0;
+        d.next_attempt_at_ms = query->getColumn(13).getInt64();
         StatementUse attempts(impl_->r.job_attempts);
         attempts->bind(1, job_id);
         while (attempts->executeStep()) {

@@ -131,4 +131,8 @@ struct Store::Impl {
     Writer writer;  ///< last: stopped (and drained) before the statements and connections go
 };
 
+/// A JobSummary from a row whose columns 0–10 are job_id, event_id, customer_id, state,
+/// attempts, last_error_kind, last_error, created_at_ms, updated_at_ms, kind, outcome.
+JobSummary JobSummaryFrom(SQLite::Statement& row);
+
 }  // namespace kyc_bridge::store

@@ -11,22 +11,7 @@ core::Result<std::vector<JobSummary>> Store::ListJobs(const std::string& state, 
         query->bind(1, state);
         query->bind(2, static_cast<std::int64_t>(limit));
         std::vector<JobSummary> jobs;
-        while (query->executeStep()) {
-            JobSummary job;
-            job.job_id = query->getColumn(0).getInt64();
-            job.event_id = query->getColumn(1).getString();
-            job.customer_id = query->getColumn(2).getString();
-            job.state = query->getColumn(3).getString();
-            job.attempts = query->getColumn(4).getInt();
-            auto kind = query->getColumn(5).getString();
-            auto message = query->getColumn(6).getString();
-            job.last_error = kind.empty() ? message : kind + ": " + message;
-            job.last_error_kind = kind;
-            job.last_error_message = message;
-            job.created_at_ms = query->getColumn(7).getInt64();
-            job.updated_at_ms = query->getColumn(8).getInt64();
-            jobs.push_back(std::move(job));
-        }
+        while (query->executeStep()) jobs.push_back(JobSummaryFrom(*query));
         return jobs;
     });
 }

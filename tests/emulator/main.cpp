@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
     cert_option->needs(key_option);
     key_option->needs(cert_option);
     CLI11_PARSE(app, argc, argv);
+    // `--roles ""` (a tenant with no roles yet, for tenant apply) splits into one empty name.
+    std::erase(options.roles, std::string{});
     if (options.rate_limit_burst <= 0) options.rate_limit_burst = options.rate_limit_per_second;
 
     const auto colon = listen.rfind(':');

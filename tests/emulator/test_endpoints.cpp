@@ -107,7 +107,10 @@ void Emulator::HandleTestEndpoint(const httplib::Request& request, httplib::Resp
             return SendJson(response, 200, json::object());
         }
         if (route == "POST /reset") {
-            directory_.Clear();
+            directory_.Reset();
+            resource_servers_.clear();
+            client_grants_.clear();
+            role_permissions_.clear();
             tokens_.clear();
             faults_.clear();
             emails_.clear();

@@ -194,6 +194,7 @@ UserDirectory::UserDirectory(std::string connection, const std::vector<std::stri
         roles_.push_back(
             {"rol_" + std::to_string(1000 + n++) + RandomHex(12), name, name + " role"});
     }
+    start_roles_ = roles_;
 }
 
 std::variant<json, ApiError> UserDirectory::Create(const json& body, const std::string& now) {

@@ -47,11 +47,14 @@ public:
     /// users-by-email is case-sensitive on the stored (lower-case) email (auth0-facts §4).
     std::vector<nlohmann::json> FindByEmail(const std::string& email) const;
     bool Delete(const std::string& user_id);
-    /// Forgets every user; the roles (and their ids) stay.
-    void Clear() {
+    /// Back to the tenant of start-up: no users, and the start-up roles with their ids (a
+    /// running daemon resolved them once) instead of whatever tenant apply made of them.
+    void Reset() {
         users_.clear();
         by_email_.clear();
         assigned_.clear();
+        times_blocked_.clear();
+        roles_ = start_roles_;
     }
     std::size_t size() const { return users_.size(); }
 
@@ -78,6 +81,7 @@ public:
 private:
     std::string connection_;
     std::vector<Role> roles_;
+    std::vector<Role> start_roles_;
     std::map<std::string, nlohmann::json> users_;            // by full user_id
     std::multimap<std::string, std::string> by_email_;       // lower-case email → user_id
     std::map<std::string, std::set<std::string>> assigned_;  // user_id → role ids

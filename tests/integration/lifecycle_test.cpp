@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "pipeline_fixture.hpp"
@@ -56,6 +57,19 @@ protected:
         auto states = JobStates();
         return states["done"] == static_cast<int>(jobs) && states["pending"] == 0;
     }
+    /// `kyc-bridge ARGS --json --config <the daemon's>`: its JSON output lines (exit 0 asserted).
+    std::vector<json> Cli(std::vector<std::string> args) {
+        const auto output = dir_ + "/cli-" + std::to_string(++cli_runs_) + ".txt";
+        args.insert(args.begin(), RequiredEnv("KYC_BRIDGE"));
+        args.insert(args.end(), {"--json", "--config", dir_ + "/config.toml"});
+        ChildProcess cli(args, {}, output);
+        EXPECT_EQ(cli.WaitExit(20s), 0) << WaitForFile(output, 5s);
+        std::vector<json> lines;
+        std::istringstream in(WaitForFile(output, 5s));
+        for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+        return lines;
+    }
+    int cli_runs_ = 0;
     std::map<std::string, int> EmailsPerAddress() {
         std::map<std::string, int> emails;
         for (const auto& email : EmulatorGet("/__emulator/emails")) ++emails[email["email"].get<std::string>()];
@@ -183,6 +197,39 @@ TEST_F(LifecycleTest, ARevokeForAnUnknownCustomerEndsNotFoundOnceWithoutPublishi
               "0");
     std::this_thread::sleep_for(2s);  // give a wrong publish the time to show
     EXPECT_TRUE(ReadTopic(kBlockedTopic).empty());
+    EXPECT_EQ(StopDaemon(), 0);
+}
+
+TEST_F(LifecycleTest, AFailedRevokeIsListedAndReplayedWithTheOpsCli) {
+    StartEmulator();
+    StartDaemon();
+    Publish({{"cus_ops", VerifyAt("evt-ops-v", "cus_ops", "2026-11-22T10:00:00Z").dump()}});
+    WaitUntil([&] { return AllDone(1); }, 60s, "cus_ops provisioned");
+    // A 400 is permanent: the revoke fails at once instead of retrying.
+    EmulatorPost("/__emulator/faults", {{"kind", "status"}, {"status", 400}, {"rate", 1.0},
+                                        {"duration_ms", 600000}, {"path_prefix", "/api/v2/users/"}});
+    PublishTo(kRevokedTopic, {{"cus_ops", RevokeEvent("evt-ops-r", "cus_ops", "2026-11-22T11:00:00Z").dump()}});
+    WaitUntil([&] { return JobStates()["failed"] == 1; }, 60s, "the revoke failed");
+
+    auto failed = Cli({"jobs", "list", "--state", "failed"});
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0]["kind"], "revoke");
+    EXPECT_EQ(failed[0]["customer_id"], "cus_ops");
+    EXPECT_EQ(failed[0]["event_id"], "evt-ops-r");
+    EXPECT_EQ(failed[0]["error_class"], "permanent");
+
+    EmulatorDelete("/__emulator/faults");
+    auto replayed = Cli({"replay", "--all-failed", "--reason", "tenant fixed"});
+    ASSERT_EQ(replayed.size(), 1u);
+    EXPECT_EQ(replayed[0]["replayed"], json::array({failed[0]["job_id"]}));
+    WaitUntil([&] { return AllDone(2) && ByCustomer(kBlockedTopic).size() == 1; }, 60s,
+              "the replayed revoke applied and published");
+    EXPECT_TRUE(UserOf().at("cus_ops").value("blocked", false));
+    auto done = Cli({"jobs", "list", "--state", "done"});
+    std::map<std::string, std::pair<std::string, std::string>> kind_outcome;
+    for (const auto& job : done) kind_outcome[job["event_id"]] = {job["kind"], job["outcome"]};
+    EXPECT_EQ(kind_outcome["evt-ops-v"], std::make_pair(std::string("verify"), std::string("created")));
+    EXPECT_EQ(kind_outcome["evt-ops-r"], std::make_pair(std::string("revoke"), std::string("blocked")));
     EXPECT_EQ(StopDaemon(), 0);
 }
 

@@ -147,6 +147,15 @@ void PipelineTest::EmulatorPost(const std::string& path, const nlohmann::json& b
     }
 }
 
+void PipelineTest::EmulatorDelete(const std::string& path) {
+    httplib::Client client(emulator_url_);
+    auto r = client.Delete(path.c_str());
+    if (!r || r->status >= 300) {
+        throw std::runtime_error("emulator DELETE " + path + " failed: " +
+                                 (r ? std::to_string(r->status) + " " + r->body : "no answer"));
+    }
+}
+
 std::map<std::string, std::vector<nlohmann::json>> PipelineTest::UsersByCustomer() {
     std::map<std::string, std::vector<nlohmann::json>> by_customer;
     for (const auto& user : EmulatorGet("/__emulator/users")) {

@@ -55,6 +55,7 @@ protected:
     /// Emulator HTTP helpers.
     nlohmann::json EmulatorGet(const std::string& path);
     void EmulatorPost(const std::string& path, const nlohmann::json& body);
+    void EmulatorDelete(const std::string& path);
     /// Users whose app_metadata.customer_id is set, by customer id.
     std::map<std::string, std::vector<nlohmann::json>> UsersByCustomer();
 

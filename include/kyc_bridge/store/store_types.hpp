@@ -90,6 +90,8 @@ struct JobSummary {
     std::string last_error_message;
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;  ///< for a failed job: when it failed
+    std::string kind;     ///< "verify" (customer.kyc_verified) or "revoke" (customer.kyc_revoked)
+    std::string outcome;  ///< once done: created, reinstated, blocked, not_found, superseded, …
 };
 
 /// Which failed jobs `failed list` and `replay --all-failed` mean; empty fields match all.
