@@ -9,6 +9,7 @@
 
 #include "kafka_adapters.hpp"
 #include "ops_metrics.hpp"
+#include "service_notifier.hpp"
 #include "kyc_bridge/auth0/management_client.hpp"
 #include "kyc_bridge/core/log_limiter.hpp"
 #include "kyc_bridge/core/logging.hpp"
@@ -152,7 +153,7 @@ static std::vector<std::string> ResolveRoles(auth0::Auth0Api& api,
                                              const std::vector<std::string>& names,
                                              const std::atomic<bool>& stop,
                                              observe::MetricsServer& metrics, store::Store& store,
-                                             const core::Clock& clock) {
+                                             const core::Clock& clock, ServiceNotifier& notifier) {
     auto log = core::Logger("app");
     core::LogLimiter once_a_minute(clock, std::chrono::minutes{1});
     auto delay = 500ms;
@@ -179,6 +180,7 @@ static std::vector<std::string> ResolveRoles(auth0::Auth0Api& api,
             if (!quarantined) store.SetDaemonState("quarantine", e.code + ": " + e.message,
                                                    [](core::Status) {});
             quarantined = true;
+            notifier.NotReady("not ready: starting, " + reason);
         }
         if (e.kind != core::ErrorKind::kConfiguration || once_a_minute.Admit(e.code)) {
             log->error("event={} kind={} code={} error=\"{}\" retry_in_ms={}",
@@ -189,6 +191,7 @@ static std::vector<std::string> ResolveRoles(auth0::Auth0Api& api,
         // In steps: SIGTERM during a start-up quarantine must not wait out a 30 s delay.
         for (auto left = delay; left.count() > 0 && !stop; left -= 100ms) {
             std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(left, 100ms));
+            notifier.Watchdog(true, std::chrono::steady_clock::now());  // waiting, not wedged
         }
         delay = std::min(delay * 2, std::chrono::milliseconds{30s});
     }
@@ -199,6 +202,8 @@ int Daemon::Run() {
     auto log = core::Logger("app");
     core::SystemClock clock;
     const auto& kc = config_.kafka;
+    ServiceNotifier notifier;
+    notifier.NotReady("not ready: starting");
 
     // First, so that probes answer from the first second: /readyz says "starting" until the
     // consumer runs.
@@ -240,8 +245,12 @@ int Daemon::Run() {
     api.OnRequest([&hooked](std::string_view route, std::string_view code, double seconds) {
         hooked.Auth0Request(route, code, seconds);
     });
-    auto role_ids = ResolveRoles(api, config_.auth0.roles, stop_, metrics, *store, clock);
-    if (stop_) return 0;
+    auto role_ids =
+        ResolveRoles(api, config_.auth0.roles, stop_, metrics, *store, clock, notifier);
+    if (stop_) {
+        notifier.Stopping();
+        return 0;
+    }
     log->info("event=roles_resolved count={}", role_ids.size());
 
     provision::RunnerSettings runner_settings;
@@ -293,9 +302,23 @@ int Daemon::Run() {
         observe::MetricsServer& metrics;
         ~Detach() { metrics.Detach(); }
     } detach{metrics};
-    SetProbes(metrics, {clock, consuming, consumer_beat, consumer_status, producer.status(),
-                        provisioner.stats(), relay.stats(), api.stats(), *store, ingested, stop_,
-                        [&api] { api.RefreshToken(); }});
+    const ProbeInputs probe_inputs{clock, consuming, consumer_beat, consumer_status,
+                                   producer.status(), provisioner.stats(), relay.stats(),
+                                   api.stats(), *store, ingested, stop_,
+                                   [&api] { api.RefreshToken(); }};
+    SetProbes(metrics, probe_inputs);
+    // The service manager hears what the probes answer: READY=1 when /readyz would be 200, and
+    // WATCHDOG=1 only while /healthz would be (a stuck scheduler or relay stops the pings).
+    const auto readiness = ReadinessProbe(probe_inputs);
+    const auto health = HealthProbe(probe_inputs);
+    auto tell_service_manager = [&] {
+        if (const auto ready = readiness(); ready.status == 200) {
+            notifier.Ready("provisioning");
+        } else {
+            notifier.NotReady(NotReadyStatus(ready.body));
+        }
+        notifier.Watchdog(health().status == 200, std::chrono::steady_clock::now());
+    };
 
     const DeadLetterSettings dead_letters{kc.dead_letter_topic,
                                           static_cast<std::size_t>(kc.dead_letter_max_bytes),
@@ -346,7 +369,9 @@ int Daemon::Run() {
             eraser.MaybeSweep(clock.Now());
             fatal = FatalProblem(*store, consumer.status(), producer.status());
             if (!fatal.empty()) break;
+            tell_service_manager();
         }
+        notifier.Stopping();
         if (!fatal.empty()) {
             // Retrying cannot heal it: stop with exit 1 so that the orchestrator restarts the
             // daemon (or an operator is paged), rather than stalling while looking alive.

@@ -102,6 +102,10 @@ struct ProbeInputs {
 /// fatally failed, store writable, a token to be had, not quarantined; "starting" before the
 /// consumer runs).
 void SetProbes(observe::MetricsServer& metrics, ProbeInputs in);
+/// The two answers SetProbes serves, for the service manager's READY=1 and WATCHDOG=1 (the
+/// same conditions as /readyz and /healthz).
+observe::ProbeHandler HealthProbe(ProbeInputs in);
+observe::ProbeHandler ReadinessProbe(ProbeInputs in);
 inline constexpr std::chrono::seconds kLoopBound{30};
 
 /// RFC 3339 date-time → UNIX milliseconds; nullopt if it does not parse.

@@ -4,8 +4,8 @@
 
 namespace kyc_bridge::app {
 
-void SetProbes(observe::MetricsServer& metrics, ProbeInputs in) {
-    metrics.SetHealth([in] {
+observe::ProbeHandler HealthProbe(ProbeInputs in) {
+    return [in] {
         // After SIGTERM the loops stop turning while jobs drain (up to shutdown_timeout_s): a
         // liveness probe must not kill the drain.
         if (in.stopping) return observe::CheckLoops({}, in.clock.Now(), kLoopBound);
@@ -14,8 +14,11 @@ void SetProbes(observe::MetricsServer& metrics, ProbeInputs in) {
              {"scheduler", [&j = in.jobs] { return j.heartbeat_ms.load(); }},
              {"relay", [&r = in.relay] { return r.heartbeat_ms.load(); }}},
             in.clock.Now(), kLoopBound);
-    });
-    metrics.SetReadiness([in] {
+    };
+}
+
+observe::ProbeHandler ReadinessProbe(ProbeInputs in) {
+    return [in] {
         auto consumer = in.consumer.Get();
         // Start-up (roles resolving, clients connecting) is one reason; the others would only
         // repeat it.
@@ -37,7 +40,12 @@ void SetProbes(observe::MetricsServer& metrics, ProbeInputs in) {
              }},
             {"provisioning_quarantined", [&] { return !in.jobs.quarantined; }},
         });
-    });
+    };
+}
+
+void SetProbes(observe::MetricsServer& metrics, ProbeInputs in) {
+    metrics.SetHealth(HealthProbe(in));
+    metrics.SetReadiness(ReadinessProbe(in));
 }
 
 }  // namespace kyc_bridge::app
