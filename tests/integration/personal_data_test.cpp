@@ -2,12 +2,12 @@
 // Issue #9, personal data, judged from the store file the real daemon writes: owner-only modes,
 // no email or name left once the jobs are done and their events sent, rejected events kept
 // until `kyc-bridge purge` (audited) erases them.
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <fstream>
 
 #include "pipeline_fixture.hpp"
+#include "store_text.hpp"
 
 namespace kyc_bridge::testing {
 namespace {
@@ -22,36 +22,6 @@ unsigned ModeOf(const std::string& path) {
 }
 
 /// Every text cell of every table: what a copy of the file would give away.
-std::string StoreText(const std::string& path) {
-    sqlite3* db = nullptr;
-    sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-    sqlite3_busy_timeout(db, 5000);
-    std::string all;
-    sqlite3_stmt* tables = nullptr;
-    sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table'", -1, &tables,
-                       nullptr);
-    std::vector<std::string> names;
-    while (sqlite3_step(tables) == SQLITE_ROW) {
-        names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(tables, 0)));
-    }
-    sqlite3_finalize(tables);
-    for (const auto& table : names) {
-        sqlite3_stmt* stmt = nullptr;
-        sqlite3_prepare_v2(db, ("SELECT * FROM \"" + table + "\"").c_str(), -1, &stmt, nullptr);
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
-            for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
-                if (auto* text = sqlite3_column_text(stmt, c)) {
-                    all += reinterpret_cast<const char*>(text);
-                    all += '\n';
-                }
-            }
-        }
-        sqlite3_finalize(stmt);
-    }
-    sqlite3_close(db);
-    return all;
-}
-
 class PersonalDataTest : public PipelineTest {
 protected:
     std::string StorePath() const { return dir_ + "/store/kyc-bridge.db"; }
@@ -93,12 +63,12 @@ TEST_F(PersonalDataTest, TheStoreIsOwnerOnlyAndKeepsNoPersonalFieldOnceJobsAreDo
     // keep_personal_data_s = 0: erased within about a second of the events being sent.
     WaitUntil(
         [&] {
-            auto text = StoreText(StorePath());
+            auto text = AllStoreText(StorePath());
             return text.find("pd.person.") == std::string::npos &&
                    text.find("Gwendolyn") == std::string::npos;
         },
         20s, "no email or name of a done job left in the store");
-    const auto text = StoreText(StorePath());
+    const auto text = AllStoreText(StorePath());
     EXPECT_EQ(text.find("Oyelaran-Quist"), std::string::npos);
     EXPECT_EQ(text.find("+4915112345"), std::string::npos);
     EXPECT_NE(text.find("cus_pd_3"), std::string::npos) << "the customer id stays";
@@ -116,12 +86,12 @@ TEST_F(PersonalDataTest, TheStoreIsOwnerOnlyAndKeepsNoPersonalFieldOnceJobsAreDo
     auto dry_json = json::parse(dry);
     EXPECT_EQ(dry_json["rejected"], 1);
     EXPECT_TRUE(dry_json["dry_run"].get<bool>());
-    EXPECT_NE(StoreText(StorePath()).find("poison.person@example.com"), std::string::npos);
+    EXPECT_NE(AllStoreText(StorePath()).find("poison.person@example.com"), std::string::npos);
 
     auto [code, out] = Cli({"purge", "--older-than", "0s", "--reason", "retention test"});
     ASSERT_EQ(code, 0) << out;
     EXPECT_EQ(json::parse(out)["rejected"], 1);
-    EXPECT_EQ(StoreText(StorePath()).find("poison.person@example.com"), std::string::npos);
+    EXPECT_EQ(AllStoreText(StorePath()).find("poison.person@example.com"), std::string::npos);
     auto [audit_code, audit] = Cli({"audit", "list"});
     EXPECT_EQ(audit_code, 0);
     EXPECT_NE(audit.find("\"purge\""), std::string::npos) << audit;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "store_fixture.hpp"
+#include "store_text.hpp"
 
 namespace kyc_bridge::store::testing {
 namespace {
@@ -36,27 +37,6 @@ std::pair<std::string, bool> InboxRow(const std::string& path, const std::string
 }
 
 /// Every text cell of the file, for "no personal data left anywhere" checks.
-std::string DumpAllText(const std::string& path) {
-    auto db = OpenRaw(path);
-    std::string all;
-    for (const char* table : {"inbox", "jobs", "accounts", "rejected", "outbox", "job_attempts",
-                              "audit", "daemon_state"}) {
-        sqlite3_stmt* stmt = nullptr;
-        sqlite3_prepare_v2(db.get(), (std::string("SELECT * FROM ") + table).c_str(), -1, &stmt,
-                           nullptr);
-        while (sqlite3_step(stmt) == SQLITE_ROW) {
-            for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
-                if (auto* text = sqlite3_column_text(stmt, c)) {
-                    all += reinterpret_cast<const char*>(text);
-                    all += '\n';
-                }
-            }
-        }
-        sqlite3_finalize(stmt);
-    }
-    return all;
-}
-
 std::int64_t DueJob(Store& store, core::TimePoint now) {
     auto due = store.DueJobs(now, 10, {});
     EXPECT_TRUE(due.ok() && !due->empty());
@@ -146,7 +126,7 @@ TEST_F(StoreTest, ADoneJobsPersonalFieldsAreErasedOnlyOnceItsEventIsSent) {
     auto [payload, erased] = InboxRow(path_, "e1");
     EXPECT_EQ(payload, "");
     EXPECT_TRUE(erased);
-    auto all = DumpAllText(path_);
+    auto all = kyc_bridge::testing::AllStoreText(path_);
     EXPECT_EQ(all.find("c1@example.com"), std::string::npos);
     EXPECT_EQ(all.find("Jane"), std::string::npos);
     EXPECT_NE(all.find("auth0|c1"), std::string::npos) << "the ids and steps stay";
@@ -170,7 +150,7 @@ TEST_F(StoreTest, ADeadLettersCopyOfThePoisonEventGoesOnceSent) {
     ASSERT_EQ(pending->size(), 1u);
     EXPECT_EQ((*pending)[0].event.payload, letter.payload);
     ASSERT_TRUE(store_->MarkSent((*pending)[0].seq).ok());
-    auto all = DumpAllText(path_);
+    auto all = kyc_bridge::testing::AllStoreText(path_);
     // Only the rejected row keeps it, until a replay or purge.
     EXPECT_EQ(all.find("poison@example.com"), all.rfind("poison@example.com"));
 }
@@ -194,14 +174,14 @@ TEST_F(StoreTest, PurgeErasesOldRejectedAndFailedJobsAuditedAndADryRunOnlyCounts
     ASSERT_TRUE(dry.ok());
     EXPECT_EQ(dry->rejected, 1);
     EXPECT_EQ(dry->failed_jobs, 1);
-    EXPECT_NE(DumpAllText(path_).find("old@example.com"), std::string::npos) << "dry run";
+    EXPECT_NE(kyc_bridge::testing::AllStoreText(path_).find("old@example.com"), std::string::npos) << "dry run";
     EXPECT_TRUE(store_->ListAudit(0, 10)->empty());
 
     auto done = store_->Purge(cutoff, false, audit);
     ASSERT_TRUE(done.ok());
     EXPECT_EQ(done->rejected, 1);
     EXPECT_EQ(done->failed_jobs, 1);
-    auto all = DumpAllText(path_);
+    auto all = kyc_bridge::testing::AllStoreText(path_);
     EXPECT_EQ(all.find("old@example.com"), std::string::npos);
     EXPECT_EQ(all.find("c1@example.com"), std::string::npos);
     EXPECT_NE(all.find("new@example.com"), std::string::npos) << "younger than the cut-off";
