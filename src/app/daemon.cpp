@@ -133,7 +133,23 @@ std::string FatalProblem(store::Store& store,
 
 }  // namespace
 
-Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
+Daemon::Daemon(config::Config config, Mode mode) : config_(std::move(config)), mode_(mode) {}
+
+namespace {
+
+/// Nothing left for a draining instance: no job pending (failed ones wait for a replay) and no
+/// outbox row unsent (set-aside ones wait for an operator).
+bool Drained(store::Store& store) {
+    auto counts = store.CountJobsByState();
+    auto unsent = store.CountUnsentOutbox();
+    if (!counts || !unsent) return false;
+    for (const auto& [state, count] : *counts) {
+        if (state == "pending" && count > 0) return false;
+    }
+    return *unsent == 0;
+}
+
+}  // namespace
 
 void Daemon::RequestStop() {
     {
@@ -354,7 +370,26 @@ int Daemon::Run() {
     std::string fatal;
     provisioner.Start();
     relay.Start();
-    {
+    if (mode_ == Mode::kDrain) {
+        log->info("event=draining hint=\"no input is consumed; stops once no job is pending and "
+                  "the outbox is sent\"");
+        while (!stop_) {
+            consumer_beat.Beat(clock.Now());  // this loop stands in for the consumer's
+            provisioner.Wake();
+            relay.Wake();
+            eraser.MaybeSweep(clock.Now());
+            fatal = FatalProblem(*store, nullptr, producer.status());
+            if (!fatal.empty()) break;
+            if (Drained(*store)) {
+                log->info("event=drained");
+                break;
+            }
+            notifier.Watchdog(health().status == 200, std::chrono::steady_clock::now());
+            std::this_thread::sleep_for(500ms);
+        }
+        notifier.Stopping();
+        if (!fatal.empty()) log->critical("event=fatal_error error=\"{}\" action=exit code=1", fatal);
+    } else {
         kafka::Consumer consumer(kafka_settings,
                                  std::vector<std::string>{kc.input_topic, kc.revoked_topic}, ingest);
         consumer_status.Set(consumer.status());

@@ -23,7 +23,7 @@ constexpr int kExitStartup = 1;
 
 // SIGTERM/SIGINT are blocked in every thread and taken by one waiting thread, so that no
 // handler runs inside librdkafka or libcurl code.
-int RunDaemon(const std::string& config_path) {
+int RunDaemon(const std::string& config_path, kyc_bridge::app::Daemon::Mode mode) {
     using kyc_bridge::config::ConfigError;
     try {
         auto config =
@@ -43,7 +43,7 @@ int RunDaemon(const std::string& config_path) {
         pthread_sigmask(SIG_BLOCK, &signals, nullptr);
         std::signal(SIGPIPE, SIG_IGN);
 
-        kyc_bridge::app::Daemon daemon(config);
+        kyc_bridge::app::Daemon daemon(config, mode);
         std::thread waiter([&] {
             int received = 0;
             sigwait(&signals, &received);
@@ -82,6 +82,10 @@ int main(int argc, char** argv) {
     std::string config_path = "config/kyc-bridge.toml";
     auto* run = app.add_subcommand("run", "Run the daemon: Kafka → inbox → Auth0 → outbox → Kafka");
     run->add_option("-c,--config", config_path, "TOML config file")->required();
+    bool drain = false;
+    run->add_flag("--drain", drain,
+                  "Consume nothing: finish the store's pending jobs, send its outbox, then exit 0 "
+                  "(a scaled-down replica's store)");
 
     kyc_bridge::cli::OpsCommands ops(app);
     kyc_bridge::cli::TenantCommands tenant(app);
@@ -91,7 +95,10 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
-    if (*run) return RunDaemon(config_path);
+    if (*run) {
+        return RunDaemon(config_path, drain ? kyc_bridge::app::Daemon::Mode::kDrain
+                                            : kyc_bridge::app::Daemon::Mode::kConsume);
+    }
     if (tenant.Chosen()) return tenant.Execute();
     return ops.Execute();
 }

@@ -22,7 +22,11 @@ class StartupError : public std::runtime_error {
 /// signal-waiting thread).
 class Daemon {
 public:
-    explicit Daemon(config::Config config);
+    /// kConsume: the daemon. kDrain (`run --drain`): joins no consumer group and consumes
+    /// nothing; finishes the store's pending jobs, sends its outbox, then stops (exit 0) — for a
+    /// replica's store after a scale-down, whose events Kafka no longer offers anyone.
+    enum class Mode { kConsume, kDrain };
+    explicit Daemon(config::Config config, Mode mode = Mode::kConsume);
 
     /// Returns the exit code (0 after a clean stop). Throws config::ConfigError for a
     /// configuration Auth0 refuses at start-up (unknown role), StartupError otherwise.
@@ -31,6 +35,7 @@ public:
 
 private:
     config::Config config_;
+    Mode mode_;
     std::atomic<bool> stop_{false};
     std::mutex mutex_;
     std::condition_variable cv_;
