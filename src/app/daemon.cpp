@@ -137,8 +137,8 @@ Daemon::Daemon(config::Config config, Mode mode) : config_(std::move(config)), m
 
 namespace {
 
-/// Nothing left for a draining instance: no job pending (failed ones wait for a replay) and no
-/// outbox row unsent (set-aside ones wait for an operator).
+/// Nothing left for a draining instance: no job pending and no outbox row unsent. Failed jobs
+/// and set-aside rows stay for an operator; the caller logs how many.
 bool Drained(store::Store& store) {
     auto counts = store.CountJobsByState();
     auto unsent = store.CountUnsentOutbox();
@@ -147,6 +147,20 @@ bool Drained(store::Store& store) {
         if (state == "pending" && count > 0) return false;
     }
     return *unsent == 0;
+}
+
+std::int64_t SetAsideRows(store::Store& store) {
+    auto rows = store.CountSetAside();
+    return rows ? *rows : -1;  // -1: the count could not be read (logged as such)
+}
+
+std::int64_t FailedJobs(store::Store& store) {
+    auto counts = store.CountJobsByState();
+    if (!counts) return -1;
+    for (const auto& [state, count] : *counts) {
+        if (state == "failed") return count;
+    }
+    return 0;
 }
 
 }  // namespace
@@ -370,9 +384,12 @@ int Daemon::Run() {
     std::string fatal;
     provisioner.Start();
     relay.Start();
+    bool drained = false;
     if (mode_ == Mode::kDrain) {
         log->info("event=draining hint=\"no input is consumed; stops once no job is pending and "
                   "the outbox is sent\"");
+        // Ready in the sense that matters to a service manager: the drain has started.
+        notifier.Ready("draining: finishing the store's pending jobs, sending its outbox");
         while (!stop_) {
             consumer_beat.Beat(clock.Now());  // this loop stands in for the consumer's
             provisioner.Wake();
@@ -381,7 +398,11 @@ int Daemon::Run() {
             fatal = FatalProblem(*store, nullptr, producer.status());
             if (!fatal.empty()) break;
             if (Drained(*store)) {
-                log->info("event=drained");
+                drained = true;
+                log->info("event=drained failed_jobs={} set_aside_outbox={} hint=\"failed jobs and "
+                          "set-aside rows stay in the store: replay or inspect them before "
+                          "removing it\"",
+                          FailedJobs(*store), SetAsideRows(*store));
                 break;
             }
             notifier.Watchdog(health().status == 200, std::chrono::steady_clock::now());
@@ -424,7 +445,14 @@ int Daemon::Run() {
     bool flushed = false;
     producer.Flush(std::chrono::seconds{2}, &flushed);
     log->info("event=stopped outbox_backlog={}", relay.stats().backlog.load());
-    return fatal.empty() ? 0 : 1;
+    if (!fatal.empty()) return 1;
+    if (mode_ == Mode::kDrain && !drained) {
+        // Stopped by a signal with work left: a script running `run --drain && remove the
+        // store` must not go on.
+        log->warn("event=drain_interrupted hint=\"jobs are still pending; run --drain again\"");
+        return Daemon::kExitDrainInterrupted;
+    }
+    return 0;
 }
 
 }  // namespace kyc_bridge::app

@@ -65,8 +65,10 @@ void ServiceNotifier::Stopping() {
 void ServiceNotifier::Watchdog(bool loops_healthy, std::chrono::steady_clock::time_point now) {
     if (!watchdog_enabled() || !loops_healthy) return;
     std::lock_guard lock(mutex_);
+    // sd_watchdog_enabled(3) recommends a ping every half interval; a third leaves room for
+    // the loop turn (a poll and an ingest commit) that comes on top of it.
     if (last_ping_ != std::chrono::steady_clock::time_point{} &&
-        now - last_ping_ < watchdog_interval_ / 2) {
+        now - last_ping_ < watchdog_interval_ / 3) {
         return;
     }
     last_ping_ = now;

@@ -23,8 +23,8 @@ public:
     void NotReady(const std::string& status);
     /// STOPPING=1, once.
     void Stopping();
-    /// WATCHDOG=1 when the watchdog is on and `loops_healthy`, at most every half interval, as
-    /// sd_watchdog_enabled(3) recommends. An unhealthy daemon simply stops pinging.
+    /// WATCHDOG=1 when the watchdog is on and `loops_healthy`, at most every third of the
+    /// interval. An unhealthy daemon simply stops pinging.
     void Watchdog(bool loops_healthy, std::chrono::steady_clock::time_point now);
 
     bool watchdog_enabled() const { return watchdog_interval_.count() > 0; }

@@ -79,7 +79,7 @@ int Replay(store::Store& store, const OpsOptions& options) {
     } else if (options.dry_run) {
         std::cout << "dry run: would replay " << selected.size() << " job(s)\n";
         for (const auto& job : selected) {
-            std::cout << "  " << job.job_id << "\t" << job.customer_id << "\t"
+            std::cout << "  " << job.job_id << "\t" << job.customer_id << "\t" << job.kind << "\t"
                       << job.last_error_kind << "\t" << job.last_error_message << "\n";
         }
     } else {

@@ -27,15 +27,16 @@ json JobJson(const store::JobSummary& j) {
 
 void PrintJobs(const std::vector<store::JobSummary>& jobs, bool as_json) {
     if (!as_json)
-        std::cout << "job_id\tcustomer_id\tkind\tstate\toutcome\tattempts\tclass\tat\tlast_error\n";
+        // kind and outcome (#10) come last: scripts cut the older columns by position.
+        std::cout << "job_id\tcustomer_id\tstate\tattempts\tclass\tat\tlast_error\tkind\toutcome\n";
     for (const auto& j : jobs) {
         if (as_json) {
             std::cout << JobJson(j).dump() << "\n";
         } else {
-            std::cout << j.job_id << "\t" << j.customer_id << "\t" << j.kind << "\t" << j.state
-                      << "\t" << (j.outcome.empty() ? "-" : j.outcome) << "\t" << j.attempts
+            std::cout << j.job_id << "\t" << j.customer_id << "\t" << j.state << "\t" << j.attempts
                       << "\t" << (j.last_error_kind.empty() ? "-" : j.last_error_kind) << "\t"
-                      << FormatTime(j.updated_at_ms) << "\t" << j.last_error_message << "\n";
+                      << FormatTime(j.updated_at_ms) << "\t" << j.last_error_message << "\t"
+                      << j.kind << "\t" << (j.outcome.empty() ? "-" : j.outcome) << "\n";
         }
     }
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Scale-down (issue #11): a replica's store keeps jobs whose offsets are committed, so no other
 // replica will ever see them. `kyc-bridge run --drain` finishes them and sends the outbox without
-// joining the consumer group, then exits 0.
+// joining the consumer group, then exits 0 (3 when stopped before it is done).
+#include <signal.h>
+
 #include <chrono>
 #include <thread>
 
@@ -57,13 +59,27 @@ TEST_F(DrainTest, DrainFinishesAStoppedReplicasJobsWithoutConsuming) {
     for (int i = 0; i < 5; ++i) {
         EXPECT_EQ(users.count("cus_after_" + std::to_string(i)), 0u) << "the drain consumed input";
     }
-    const auto log = WaitForFile(dir_ + "/drain.log", 5s);
-    EXPECT_NE(log.find("event=drained"), std::string::npos) << log;
-    EXPECT_EQ(log.find("partitions_assigned"), std::string::npos) << "the drain joined the group";
 
-    // The group's next member takes the events the drain left alone.
+    // A drain stopped before it is done says so: exit 3, not 0.
+    EmulatorPost("/__emulator/faults", {{"kind", "delay"}, {"delay_ms", 300}, {"rate", 1.0},
+                                        {"duration_ms", 600000}, {"path_prefix", "/api/v2/"}});
     StartDaemon();
-    WaitUntil([&] { return PublishedCustomers().size() == 45; }, 60s, "the 5 later customers");
+    Publish(Customers("cus_more_", 40));
+    WaitUntil([&] { return JobStates()["done"] >= 48; }, 60s, "the next batch under way");
+    ASSERT_EQ(StopDaemon(), 0);
+    ASSERT_GT(JobStates()["pending"], 0);
+    ChildProcess interrupted({RequiredEnv("KYC_BRIDGE"), "run", "--drain", "--config",
+                              dir_ + "/config.toml"},
+                             {}, dir_ + "/drain-interrupted.log");
+    std::this_thread::sleep_for(1500ms);
+    interrupted.Signal(SIGTERM);
+    EXPECT_EQ(interrupted.WaitExit(60s), 3) << "a drain stopped with jobs pending exited as done";
+    EmulatorDelete("/__emulator/faults");
+
+    // The group's next member takes the events the drains left alone, and the pending jobs.
+    StartDaemon();
+    WaitUntil([&] { return PublishedCustomers().size() == 85; }, 90s,
+              "the 5 later customers and the rest of the next batch");
     EXPECT_EQ(StopDaemon(), 0);
 }
 

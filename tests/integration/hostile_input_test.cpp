@@ -3,7 +3,6 @@
 // with their own reason, the valid ones are provisioned, and the daemon neither stalls, crashes
 // nor logs an address.
 #include <librdkafka/rdkafka.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -151,36 +150,6 @@ std::vector<std::string> ProduceRaw(const std::string& brokers,
 }
 
 // --- observing ------------------------------------------------------------------------------
-
-struct SqliteClose {
-    void operator()(sqlite3* db) const { sqlite3_close(db); }
-};
-struct SqliteFinalize {
-    void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-
-/// The rows of a read-only query on the store file, every column as text.
-std::vector<std::vector<std::string>> QueryStore(const std::string& path, const char* sql) {
-    sqlite3* raw = nullptr;
-    const int opened = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-    std::unique_ptr<sqlite3, SqliteClose> db(raw);
-    if (opened != SQLITE_OK) throw std::runtime_error("cannot open " + path);
-    sqlite3_busy_timeout(db.get(), 5000);
-    sqlite3_stmt* prepared = nullptr;
-    if (sqlite3_prepare_v2(db.get(), sql, -1, &prepared, nullptr) != SQLITE_OK) {
-        throw std::runtime_error(std::string(sql) + ": " + sqlite3_errmsg(db.get()));
-    }
-    std::unique_ptr<sqlite3_stmt, SqliteFinalize> stmt(prepared);
-    std::vector<std::vector<std::string>> rows;
-    while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
-        auto& row = rows.emplace_back();
-        for (int c = 0; c < sqlite3_column_count(stmt.get()); ++c) {
-            auto text = sqlite3_column_text(stmt.get(), c);
-            row.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
-        }
-    }
-    return rows;
-}
 
 std::vector<std::string> HeaderValues(const KafkaRecord& record, const std::string& name) {
     std::vector<std::string> values;
@@ -373,8 +342,7 @@ void HostileInputTest::PublishInterleaved(std::size_t hostile_from, std::size_t 
 bool HostileInputTest::Settled() {
     auto done = PublishedCustomers();
     try {
-        for (const auto& row : QueryStore(dir_ + "/store/kyc-bridge.db",
-                                          "SELECT customer_id FROM jobs WHERE state = 'failed'")) {
+        for (const auto& row : QueryStore("SELECT customer_id FROM jobs WHERE state = 'failed'")) {
             done.insert(row[0]);
         }
     } catch (const std::runtime_error&) {
@@ -393,8 +361,7 @@ bool HostileInputTest::Settled() {
 
 std::map<std::string, std::string> HostileInputTest::RejectedReasons() {
     std::map<std::string, std::string> reasons;
-    for (const auto& row : QueryStore(dir_ + "/store/kyc-bridge.db",
-                                      "SELECT topic, partition, offset, reason FROM rejected")) {
+    for (const auto& row : QueryStore("SELECT topic, partition, offset, reason FROM rejected")) {
         reasons[row[0] + "/" + row[1] + "/" + row[2]] = row[3];
     }
     return reasons;
@@ -522,8 +489,7 @@ TEST_F(HostileInputTest, EveryHostileEventIsDeadLetteredWithItsReasonAndEveryVal
 
     CheckDeadLetters(ReadTopic(kDeadLetterTopic), huge_sha256);
     EXPECT_FALSE(RejectedReasons().count(duplicate_source)) << "the identical duplicate is silent";
-    for (const auto& row : QueryStore(dir_ + "/store/kyc-bridge.db",
-                                      "SELECT customer_id, state, last_error FROM jobs "
+    for (const auto& row : QueryStore("SELECT customer_id, state, last_error FROM jobs "
                                       "WHERE state != 'done'")) {
         ADD_FAILURE() << "job of " << row[0] << " is " << row[1] << ": " << row[2];
     }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The daemon under a service manager (issue #11), without one: the test binds the datagram
 // socket systemd would pass as NOTIFY_SOCKET (sd_notify(3)) and checks what the real binary
-// sends — READY=1 only once /readyz is 200, WATCHDOG=1 at about half of WATCHDOG_USEC, and
+// sends — READY=1 only once /readyz is 200, WATCHDOG=1 at about a third of WATCHDOG_USEC, and
 // STOPPING=1 on SIGTERM. A build without libsystemd sends nothing: the test is skipped.
 #include <httplib.h>
 #include <sys/socket.h>
@@ -106,28 +106,31 @@ TEST_F(SystemdNotify, ReadyOnlyWhenReadyzIsWatchdogWhileHealthyStoppingOnSigterm
     NotifySocket socket(dir_ + "/notify.sock");
     const int port = FreeLoopbackPort();
     StartDaemon({{"NOTIFY_SOCKET", dir_ + "/notify.sock"},
-                 {"WATCHDOG_USEC", "2000000"},  // 2 s: a ping at least every second
+                 {"WATCHDOG_USEC", "2000000"},  // 2 s: a ping every ~0.7 s
                  {"KYC_BRIDGE_HTTP_LISTEN", "127.0.0.1:" + std::to_string(port)}});
 
     WaitUntil([&] { return ReadyzStatus(port) == 503; }, 30s, "the daemon answering, not ready");
     std::this_thread::sleep_for(1s);
     EXPECT_EQ(socket.Count("READY=1"), 0) << "READY=1 while /readyz says not ready";
+    WaitUntil([&] { return socket.Count("READY=1") == 1; }, 60s, "READY=1 once Auth0 accepts");
+    // Before READY=1, a STATUS= named the start-up quarantine (refused credentials), not just
+    // "starting".
     bool told_why = false;
     for (const auto& m : socket.Messages()) {
-        told_why |= m.text.find("STATUS=not ready") != std::string::npos;
+        if (NotifySocket::Has(m.text, "READY=1")) break;
+        told_why |= m.text.find("STATUS=not ready") != std::string::npos &&
+                    m.text.find("auth0_") != std::string::npos;
     }
     EXPECT_TRUE(told_why) << "STATUS= should say why it is not ready";
-
-    WaitUntil([&] { return socket.Count("READY=1") == 1; }, 60s, "READY=1 once Auth0 accepts");
     EXPECT_EQ(ReadyzStatus(port), 200) << "READY=1 sent while /readyz is not 200";
 
-    // Watchdog pings keep coming, about every half interval (1 s), never much further apart.
+    // Watchdog pings keep coming, about every third of the interval, never near the interval.
     std::this_thread::sleep_for(4s);
     std::vector<std::chrono::steady_clock::time_point> pings;
     for (const auto& m : socket.Messages()) {
         if (NotifySocket::Has(m.text, "WATCHDOG=1")) pings.push_back(m.at);
     }
-    ASSERT_GE(pings.size(), 4u) << "WATCHDOG=1 should come about once a second";
+    ASSERT_GE(pings.size(), 4u) << "WATCHDOG=1 should come more than once a second";
     for (std::size_t i = 1; i < pings.size(); ++i) {
         EXPECT_LT(pings[i] - pings[i - 1], 1900ms) << "a watchdog gap near WATCHDOG_USEC";
     }

@@ -26,9 +26,12 @@ public:
     /// nothing; finishes the store's pending jobs, sends its outbox, then stops (exit 0) — for a
     /// replica's store after a scale-down, whose events Kafka no longer offers anyone.
     enum class Mode { kConsume, kDrain };
+    /// Run()'s exit code when a drain is stopped (SIGTERM) before the store is drained.
+    static constexpr int kExitDrainInterrupted = 3;
     explicit Daemon(config::Config config, Mode mode = Mode::kConsume);
 
-    /// Returns the exit code (0 after a clean stop). Throws config::ConfigError for a
+    /// Returns the exit code (0 after a clean stop or a finished drain, 1 after a fatal error,
+    /// kExitDrainInterrupted). Throws config::ConfigError for a
     /// configuration Auth0 refuses at start-up (unknown role), StartupError otherwise.
     int Run();
     void RequestStop();

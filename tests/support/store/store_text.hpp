@@ -8,7 +8,8 @@
 namespace kyc_bridge::testing {
 
 /// The text of every column of every row of every table of the store at `path`, one cell a
-/// line, read-only (the daemon may be running). Empty if the file cannot be opened.
+/// line, read-only (the daemon may be running). Throws std::runtime_error if the store cannot
+/// be opened or read.
 std::string AllStoreText(const std::string& path);
 
 }  // namespace kyc_bridge::testing
