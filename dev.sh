@@ -24,11 +24,17 @@ PACKAGES=(g++ meson ninja-build pkg-config cmake
   librdkafka-dev libssl-dev libsqlite3-dev libsqlitecpp-dev nlohmann-json3-dev prometheus-cpp-dev libcivetweb-dev
   libspdlog-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libtomlplusplus-dev libcli11-dev
   libcpp-httplib-dev libsystemd-dev prometheus kcat jq curl openssl nodejs
+  python3-yaml systemd  # tests/deploy: YAML parsing, systemd-analyze verify|security
   clang libclang-rt-14-dev)  # ./dev.sh fuzz: clang 14 and its libclang_rt.fuzzer
+
+# What the binary needs at run time (deploy/docker/Dockerfile's runtime stage installs the same
+# list; tests/deploy/check_deploy_files.py compares them). Installed here too, so that a build
+# machine can run what it builds.
+mapfile -t RUNTIME_PACKAGES < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$ROOT/deploy/runtime-packages.txt")
 
 install_missing() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
