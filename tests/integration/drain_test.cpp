@@ -14,16 +14,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<std::pair<std::string, std::string>> Customers(const std::string& prefix, int count) {
-    std::vector<std::pair<std::string, std::string>> events;
-    for (int i = 0; i < count; ++i) {
-        const auto customer = prefix + std::to_string(i);
-        events.emplace_back(customer, KycEvent("evt-" + customer, customer,
-                                               customer + "@example.com").dump());
-    }
-    return events;
-}
-
 class DrainTest : public PipelineTest {};
 
 TEST_F(DrainTest, DrainFinishesAStoppedReplicasJobsWithoutConsuming) {
@@ -33,7 +23,7 @@ TEST_F(DrainTest, DrainFinishesAStoppedReplicasJobsWithoutConsuming) {
     EmulatorPost("/__emulator/faults", {{"kind", "delay"}, {"delay_ms", 300}, {"rate", 1.0},
                                         {"duration_ms", 600000}, {"path_prefix", "/api/v2/"}});
     StartDaemon();
-    Publish(Customers("cus_drain_", 40));
+    Publish(NewCustomers("cus_drain", 40));
     WaitUntil([&] { return JobStates()["done"] >= 3; }, 60s, "provisioning under way");
     ASSERT_EQ(StopDaemon(), 0);
     const int left = JobStates()["pending"];
@@ -41,7 +31,7 @@ TEST_F(DrainTest, DrainFinishesAStoppedReplicasJobsWithoutConsuming) {
     std::cout << "drain: " << left << " of 40 jobs pending at the stop\n";
 
     // Events after the stop belong to the group (the other replicas), not to the drain.
-    Publish(Customers("cus_after_", 5));
+    Publish(NewCustomers("cus_after", 5));
     EmulatorDelete("/__emulator/faults");
     ChildProcess drain({RequiredEnv("KYC_BRIDGE"), "run", "--drain", "--config",
                         dir_ + "/config.toml"},
@@ -64,7 +54,7 @@ TEST_F(DrainTest, DrainFinishesAStoppedReplicasJobsWithoutConsuming) {
     EmulatorPost("/__emulator/faults", {{"kind", "delay"}, {"delay_ms", 300}, {"rate", 1.0},
                                         {"duration_ms", 600000}, {"path_prefix", "/api/v2/"}});
     StartDaemon();
-    Publish(Customers("cus_more_", 40));
+    Publish(NewCustomers("cus_more", 40));
     WaitUntil([&] { return JobStates()["done"] >= 48; }, 60s, "the next batch under way");
     ASSERT_EQ(StopDaemon(), 0);
     ASSERT_GT(JobStates()["pending"], 0);

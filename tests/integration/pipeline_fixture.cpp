@@ -37,6 +37,17 @@ nlohmann::json RevokeEvent(const std::string& event_id, const std::string& custo
             {"reason", reason}};
 }
 
+std::vector<std::pair<std::string, std::string>> NewCustomers(const std::string& prefix, int count,
+                                                              int first) {
+    std::vector<std::pair<std::string, std::string>> events;
+    for (int i = first; i < first + count; ++i) {
+        auto customer = prefix + "_" + std::to_string(i);
+        events.emplace_back(
+            customer, KycEvent("evt-" + customer, customer, customer + "@example.com").dump());
+    }
+    return events;
+}
+
 void PipelineTest::SetUp() {
     dir_ = MakeTempDir("kyc-bridge-it");
     kafka_ = std::make_unique<ChildProcess>(

@@ -32,6 +32,11 @@ nlohmann::json KycEvent(const std::string& event_id, const std::string& customer
 nlohmann::json RevokeEvent(const std::string& event_id, const std::string& customer_id,
                            const std::string& occurred_at, const std::string& reason = "fraud");
 
+/// `count` new customers <prefix>_<first>, <prefix>_<first+1>, …: (customer id, KycEvent with
+/// event id evt-<customer> and email <customer>@example.com), ready for Publish.
+std::vector<std::pair<std::string, std::string>> NewCustomers(const std::string& prefix, int count,
+                                                              int first = 0);
+
 class PipelineTest : public ::testing::Test {
 protected:
     void SetUp() override;

@@ -17,17 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::vector<std::pair<std::string, std::string>> NewCustomers(const std::string& prefix,
-                                                              int count) {
-    std::vector<std::pair<std::string, std::string>> events;
-    for (int i = 0; i < count; ++i) {
-        auto customer = prefix + "_" + std::to_string(i);
-        events.emplace_back(
-            customer, KycEvent("evt-" + customer, customer, customer + "@example.com").dump());
-    }
-    return events;
-}
-
 std::string ReadText(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw std::runtime_error("cannot read " + path);

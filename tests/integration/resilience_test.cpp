@@ -18,18 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::vector<std::pair<std::string, std::string>> NewCustomers(const std::string& prefix, int count,
-                                                              int first = 0) {
-    std::vector<std::pair<std::string, std::string>> events;
-    for (int i = first; i < first + count; ++i) {
-        auto customer = prefix + "_" + std::to_string(i);
-        events.emplace_back(customer, KycEvent("evt-" + customer, customer,
-                                               customer + "@example.com")
-                                          .dump());
-    }
-    return events;
-}
-
 class ResilienceTest : public PipelineTest {
 protected:
     // Every customer ends with exactly one user carrying the role, and the output topic has it.

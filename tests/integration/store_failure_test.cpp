@@ -15,23 +15,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<std::pair<std::string, std::string>> Customers(const std::string& prefix, int from,
-                                                           int to) {
-    std::vector<std::pair<std::string, std::string>> events;
-    for (int i = from; i < to; ++i) {
-        const auto customer = prefix + std::to_string(i);
-        events.emplace_back(customer, KycEvent("evt-" + customer, customer,
-                                               customer + "@example.com").dump());
-    }
-    return events;
-}
-
 class StoreFailure : public PipelineTest {};
 
 TEST_F(StoreFailure, ACorruptStoreStopsTheDaemonWithExit1AndLosesNothing) {
     StartEmulator();
     StartDaemon();
-    Publish(Customers("cus_sf_", 0, 5));
+    Publish(NewCustomers("cus_sf", 5));
     WaitUntil([&] { return PublishedCustomers().size() == 5; }, 60s, "the first 5 provisioned");
     ASSERT_EQ(StopDaemon(), 0);  // a clean stop checkpoints the WAL into the file
 
@@ -44,7 +33,7 @@ TEST_F(StoreFailure, ACorruptStoreStopsTheDaemonWithExit1AndLosesNothing) {
         const std::string junk(256 * 1024, '\x5a');
         file.write(junk.data(), static_cast<std::streamsize>(junk.size()));
     }
-    Publish(Customers("cus_sf_", 5, 10));
+    Publish(NewCustomers("cus_sf", 5, 5));
     StartDaemon();
     auto code = daemon_->WaitExit(60s);
     ASSERT_TRUE(code.has_value()) << "the daemon kept running on a corrupt store";
