@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <string_view>
 
 #include "kafka_adapters.hpp"
 #include "ops_metrics.hpp"
@@ -137,30 +138,26 @@ Daemon::Daemon(config::Config config, Mode mode) : config_(std::move(config)), m
 
 namespace {
 
+/// How many jobs the store holds in `state`; -1 if the count cannot be read.
+std::int64_t JobsInState(store::Store& store, std::string_view state) {
+    auto counts = store.CountJobsByState();
+    if (!counts) return -1;
+    for (const auto& [name, count] : *counts) {
+        if (name == state) return count;
+    }
+    return 0;
+}
+
 /// Nothing left for a draining instance: no job pending and no outbox row unsent. Failed jobs
 /// and set-aside rows stay for an operator; the caller logs how many.
 bool Drained(store::Store& store) {
-    auto counts = store.CountJobsByState();
     auto unsent = store.CountUnsentOutbox();
-    if (!counts || !unsent) return false;
-    for (const auto& [state, count] : *counts) {
-        if (state == "pending" && count > 0) return false;
-    }
-    return *unsent == 0;
+    return JobsInState(store, "pending") == 0 && unsent && *unsent == 0;
 }
 
 std::int64_t SetAsideRows(store::Store& store) {
     auto rows = store.CountSetAside();
     return rows ? *rows : -1;  // -1: the count could not be read (logged as such)
-}
-
-std::int64_t FailedJobs(store::Store& store) {
-    auto counts = store.CountJobsByState();
-    if (!counts) return -1;
-    for (const auto& [state, count] : *counts) {
-        if (state == "failed") return count;
-    }
-    return 0;
 }
 
 }  // namespace
@@ -402,7 +399,7 @@ int Daemon::Run() {
                 log->info("event=drained failed_jobs={} set_aside_outbox={} hint=\"failed jobs and "
                           "set-aside rows stay in the store: replay or inspect them before "
                           "removing it\"",
-                          FailedJobs(*store), SetAsideRows(*store));
+                          JobsInState(*store, "failed"), SetAsideRows(*store));
                 break;
             }
             notifier.Watchdog(health().status == 200, std::chrono::steady_clock::now());
